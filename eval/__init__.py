@@ -1,0 +1,1 @@
+"""Interactivity benchmarks, metrics, the turn-based VAD-harness baseline and reports."""

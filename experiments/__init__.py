@@ -1,0 +1,1 @@
+"""absl launchers and their ml_collections configs (in `experiments/configs/`)."""

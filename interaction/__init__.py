@@ -1,0 +1,1 @@
+"""The interaction model: modules, streaming sessions, sampler, background model, serving."""

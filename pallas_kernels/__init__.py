@@ -1,0 +1,1 @@
+"""Batch-invariant kernels (matmul, RMSNorm, attention) with XLA references."""
