@@ -50,7 +50,7 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 $(STAMP): $(PY) setup.py
-	$(PY) -m pip install -q -e ".[test,audio,eval]"
+	$(PY) -m pip install -q -e ".[test,audio,eval]" --config-settings editable_mode=compat
 	$(PY) -m pip install -q --no-deps "silero-vad>=5.1"
 	touch $(STAMP)
 
