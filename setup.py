@@ -37,6 +37,7 @@ setuptools.setup(
             "soundfile>=0.12",
             "matplotlib>=3.8",
             "pillow>=10.0",
+            "scipy>=1.11",
         ],
         # The turn-based baseline's VAD runs Silero's ONNX model with onnxruntime.
         # The `silero-vad` wheel (which carries the model) is installed with
