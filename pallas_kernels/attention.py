@@ -1,0 +1,216 @@
+"""Causal GQA attention over a KV buffer, with fixed key splits aligned to position 0.
+
+One call serves full-sequence prefill, chunked prefill against a KV cache and
+one-token decode. impl="pallas" gives a query at absolute position p the same
+bits in all three cases (cache invariance) and whatever else is in the batch
+(batch invariance):
+
+* Query tiles are aligned to absolute position 0: the chunk of row b is placed
+  at offset `q_start[b] % attention_q` of a zeroed, tile-aligned buffer, so
+  query p always sits in row p % attention_q of the tile starting at
+  p - p % attention_q.
+* Keys are visited in splits of `attention_kv` keys aligned to position 0,
+  from the first split the tile's window can reach to the split holding the
+  tile's last position, left to right, with an online softmax in float32.
+  That range depends only on the tile's absolute position (and the window),
+  never on kv_len, the chunk length or the buffer capacity S.
+* Keys that are causally masked, outside the window, or at or beyond kv_len get
+  probability exactly 0 (an explicit select, not exp(-inf)), and values at or
+  beyond kv_len are zeroed, so whatever the buffer holds there cannot leak in.
+"""
+
+import functools
+import math
+
+import jax
+from jax.experimental import pallas as pl
+import jax.numpy as jnp
+import numpy as np
+
+from pallas_kernels import checks
+from pallas_kernels import config
+from pallas_kernels import platform
+from pallas_kernels import vjp
+
+
+def attention(q: jax.Array, k: jax.Array, v: jax.Array, *, q_start: jax.Array,
+              kv_len: jax.Array, window: int | None = None, impl: str,
+              backend: str | None = None,
+              blocks: config.BlockSizes = config.DEFAULT_BLOCKS) -> jax.Array:
+  """Causal grouped-query attention of a query chunk against a KV buffer.
+
+  Query i of row b sits at absolute position `q_start[b] + i` and attends to
+  the keys at positions j with `j <= q_start[b] + i`, `j < kv_len[b]` and, if
+  `window` is set, `j > q_start[b] + i - window` (a window of `window` keys,
+  itself included). Scores are scaled by 1/sqrt(D); softmax in float32.
+  Queries with no visible key (e.g. padding rows past kv_len with kv_len = 0)
+  give 0.
+
+  Args:
+    q: [B, Tq, Hq, D] float32 or bfloat16 queries.
+    k: [B, S, Hkv, D] keys, same dtype; only the first kv_len[b] are read.
+    v: [B, S, Hkv, D] values, same dtype and shape as k.
+    q_start: [B] int, absolute position of each row's first query.
+    kv_len: [B] int, number of valid keys (cache plus current chunk), <= S.
+    window: optional sliding-window length in keys (>= 1).
+    impl: "pallas" (batch and cache invariant) or "xla" (reference).
+    backend: Pallas backend; None picks by device.
+    blocks: block sizes (`attention_q`, `attention_kv` are used).
+
+  Returns:
+    [B, Tq, Hq, D] in q's dtype.
+  """
+  checks.check_impl(impl)
+  _check_inputs(q, k, v, q_start, kv_len, window)
+  q_start, kv_len = q_start.astype(jnp.int32), kv_len.astype(jnp.int32)
+  if impl == "xla":
+    return attention_reference(q, k, v, q_start, kv_len, window=window)
+  f = vjp.with_reference_vjp(_attention_pallas, attention_reference, window=window,
+                             backend=platform.resolve_backend(backend), blocks=blocks)
+  return f(q, k, v, q_start, kv_len)
+
+
+def _check_inputs(q, k, v, q_start, kv_len, window):
+  checks.check_rank("q", q, 4, "batch, q_len, q_heads, head_dim")
+  checks.check_rank("k", k, 4, "batch, kv_capacity, kv_heads, head_dim")
+  checks.check_float("q", q)
+  checks.check_same_dtype("q, k and v", q, k, v)
+  if v.shape != k.shape:
+    raise ValueError(f"v must have k's shape {k.shape}, got {v.shape}")
+  b, _, hq, d = q.shape
+  if k.shape[0] != b or k.shape[3] != d:
+    raise ValueError(
+        f"k [B, S, Hkv, D] must match q's batch {b} and head_dim {d}, got {k.shape}")
+  if hq % k.shape[2]:
+    raise ValueError(
+        f"q heads ({hq}) must be a multiple of kv heads ({k.shape[2]}) for GQA")
+  for name, a in (("q_start", q_start), ("kv_len", kv_len)):
+    if a.shape != (b,) or not jnp.issubdtype(a.dtype, jnp.integer):
+      raise ValueError(f"{name} must be an int array of shape [{b}], got {a.dtype}{a.shape}")
+  if window is not None and (not isinstance(window, int) or window < 1):
+    raise ValueError(f"window must be None or an int >= 1, got {window!r}")
+  if not isinstance(kv_len, jax.core.Tracer):
+    kv_np = np.asarray(kv_len)
+    if (kv_np > k.shape[1]).any() or (kv_np < 0).any():
+      raise ValueError(
+          f"kv_len must lie in [0, S={k.shape[1]}] (the KV buffer capacity), got {kv_np}")
+  if not isinstance(q_start, jax.core.Tracer) and (np.asarray(q_start) < 0).any():
+    raise ValueError(f"q_start must be >= 0, got {np.asarray(q_start)}")
+
+
+def attention_reference(q, k, v, q_start, kv_len, *, window):
+  """Plain-jnp causal GQA attention, all in float32 (the test oracle)."""
+  b, tq, hq, d = q.shape
+  s, hkv = k.shape[1], k.shape[2]
+  q_btkgd = q.astype(jnp.float32).reshape(b, tq, hkv, hq // hkv, d)
+  k_pos_s = jnp.arange(s)
+  v = jnp.where((k_pos_s[None, :] < kv_len[:, None])[..., None, None], v, 0)
+  scores = jnp.einsum("btkgd,bskd->bkgts", q_btkgd, k.astype(jnp.float32),
+                      precision=jax.lax.Precision.HIGHEST) / math.sqrt(d)
+  visible_bts = _visible(q_start[:, None] + jnp.arange(tq), k_pos_s, kv_len, window)
+  visible = visible_bts[:, None, None]  # [B, 1, 1, Tq, S]
+  scores = jnp.where(visible, scores, -jnp.inf)
+  row_max = jnp.max(scores, axis=-1, keepdims=True)
+  row_max = jnp.where(jnp.isfinite(row_max), row_max, 0.0)
+  probs = jnp.where(visible, jnp.exp(scores - row_max), 0.0)
+  denom = jnp.sum(probs, axis=-1, keepdims=True)
+  probs = probs / jnp.where(denom > 0, denom, 1.0)
+  out = jnp.einsum("bkgts,bskd->btkgd", probs, v.astype(jnp.float32),
+                   precision=jax.lax.Precision.HIGHEST)
+  return out.reshape(b, tq, hq, d).astype(q.dtype)
+
+
+def _visible(q_pos_bt, k_pos_s, kv_len_b, window):
+  """[B, Tq, S] mask of keys a query may attend to."""
+  q_pos = q_pos_bt[:, :, None]
+  k_pos = k_pos_s[None, None, :]
+  mask = (k_pos <= q_pos) & (k_pos < kv_len_b[:, None, None])
+  if window is not None:
+    mask &= k_pos > q_pos - window
+  return mask
+
+
+def _attention_kernel(tile0_ref, kv_len_ref, q_ref, k_ref, v_ref, o_ref, *,
+                      block_q: int, block_kv: int, capacity: int,
+                      window: int | None, scale: float):
+  # q_ref, o_ref [block_q, Dp]; k_ref, v_ref [capacity, Dp] (one kv head).
+  b = pl.program_id(0)
+  base = (tile0_ref[b] + pl.program_id(2)) * block_q  # absolute position of row 0
+  kv_len = kv_len_ref[b]
+  q_qd = q_ref[...]
+  q_pos_q1 = base + jax.lax.broadcasted_iota(jnp.int32, (block_q, 1), 0)
+  first = 0 if window is None else jnp.maximum(base - window + 1, 0) // block_kv
+  last = (jnp.minimum(base + block_q, capacity) + block_kv - 1) // block_kv
+  precision = (jax.lax.Precision.HIGHEST if q_qd.dtype == jnp.float32
+               else jax.lax.Precision.DEFAULT)
+
+  def split(j, carry):
+    m_q1, l_q1, acc_qd = carry
+    start = pl.multiple_of(j * block_kv, block_kv)
+    k_sd = k_ref[pl.ds(start, block_kv), :]
+    v_sd = v_ref[pl.ds(start, block_kv), :]
+    s_qs = jax.lax.dot_general(q_qd, k_sd, (((1,), (1,)), ((), ())),
+                               preferred_element_type=jnp.float32,
+                               precision=precision) * scale
+    k_pos_1s = start + jax.lax.broadcasted_iota(jnp.int32, (1, block_kv), 1)
+    visible_qs = (k_pos_1s <= q_pos_q1) & (k_pos_1s < kv_len)
+    if window is not None:
+      visible_qs &= k_pos_1s > q_pos_q1 - window
+    s_qs = jnp.where(visible_qs, s_qs, -jnp.inf)
+    m_new_q1 = jnp.maximum(m_q1, jnp.max(s_qs, axis=1, keepdims=True))
+    m_ref_q1 = jnp.where(m_new_q1 == -jnp.inf, 0.0, m_new_q1)
+    alpha_q1 = jnp.where(m_q1 == -jnp.inf, 0.0, jnp.exp(m_q1 - m_ref_q1))
+    p_qs = jnp.where(visible_qs, jnp.exp(s_qs - m_ref_q1), 0.0)
+    l_q1 = alpha_q1 * l_q1 + jnp.sum(p_qs, axis=1, keepdims=True)
+    k_pos_s1 = start + jax.lax.broadcasted_iota(jnp.int32, (block_kv, 1), 0)
+    v_sd = jnp.where(k_pos_s1 < kv_len, v_sd, jnp.zeros_like(v_sd))
+    pv_qd = jnp.dot(p_qs.astype(v_sd.dtype), v_sd, preferred_element_type=jnp.float32,
+                    precision=precision)
+    return m_new_q1, l_q1, alpha_q1 * acc_qd + pv_qd
+
+  init = (jnp.full((block_q, 1), -jnp.inf, jnp.float32),
+          jnp.zeros((block_q, 1), jnp.float32),
+          jnp.zeros(q_qd.shape, jnp.float32))
+  _, l_q1, acc_qd = jax.lax.fori_loop(first, last, split, init)
+  o_ref[...] = (acc_qd / jnp.where(l_q1 > 0, l_q1, 1.0)).astype(o_ref.dtype)
+
+
+def _attention_pallas(q, k, v, q_start, kv_len, *, window, backend, blocks):
+  b, tq, hq, d = q.shape
+  s, hkv = k.shape[1], k.shape[2]
+  group = hq // hkv
+  bq, bkv = blocks.attention_q, blocks.attention_kv
+  dp = platform.head_dim(d, backend)
+  n_tiles = -(-(tq + bq - 1) // bq)  # enough tiles for any offset q_start % bq
+  capacity = platform.round_up(s, max(bq, bkv))  # a multiple of both (powers of 2)
+
+  # Queries into tile-aligned slots: row b's chunk starts at q_start[b] % bq.
+  offset_b = q_start % bq
+  q_bhtd = platform.pad_axis(jnp.swapaxes(q, 1, 2), 3, dp)
+  slots = jnp.zeros((hq, n_tiles * bq, dp), q.dtype)
+  q_bhtd = jax.vmap(lambda q_htd, off: jax.lax.dynamic_update_slice(
+      slots, q_htd, (0, off, 0)))(q_bhtd, offset_b)
+  kv_pad = lambda x: platform.pad_axis(platform.pad_axis(jnp.swapaxes(x, 1, 2), 2, capacity), 3, dp)
+  k_bhsd, v_bhsd = kv_pad(k), kv_pad(v)
+  nb = platform.next_power_of_two(b)
+  tile0_b = platform.pad_axis(q_start // bq, 0, nb)
+  kv_len_b = platform.pad_axis(kv_len, 0, nb)
+
+  scalar = platform.scalar_spec(backend)
+  q_spec = pl.BlockSpec((pl.squeezed, pl.squeezed, bq, dp), lambda i, h, t: (i, h, t, 0))
+  kv_spec = pl.BlockSpec((pl.squeezed, pl.squeezed, capacity, dp),
+                         lambda i, h, t: (i, h // group, 0, 0))
+  kernel = functools.partial(_attention_kernel, block_q=bq, block_kv=bkv, capacity=capacity,
+                             window=window, scale=1.0 / math.sqrt(d))
+  o_bhtd = pl.pallas_call(
+      kernel,
+      out_shape=jax.ShapeDtypeStruct(q_bhtd.shape, q.dtype),
+      grid=(b, hq, n_tiles),
+      in_specs=[scalar, scalar, q_spec, kv_spec, kv_spec],
+      out_specs=q_spec,
+      name="invariant_attention",
+      **platform.call_options(backend, grid_rank=3),
+  )(tile0_b, kv_len_b, q_bhtd, k_bhsd, v_bhsd)
+  o_bhtd = jax.vmap(lambda o_htd, off: jax.lax.dynamic_slice(
+      o_htd, (0, off, 0), (hq, tq, dp)))(o_bhtd, offset_b)
+  return jnp.swapaxes(o_bhtd[..., :d], 1, 2)
