@@ -132,12 +132,12 @@ def _visible(q_pos_bt, k_pos_s, kv_len_b, window):
 
 def _attention_kernel(tile0_ref, kv_len_ref, q_ref, k_ref, v_ref, o_ref, *,
                       block_q: int, block_kv: int, capacity: int,
-                      window: int | None, scale: float):
+                      window: int | None, scale: float, backend: str):
   # q_ref, o_ref [block_q, Dp]; k_ref, v_ref [capacity, Dp] (one kv head).
   b = pl.program_id(0)
   base = (tile0_ref[b] + pl.program_id(2)) * block_q  # absolute position of row 0
   kv_len = kv_len_ref[b]
-  q_qd = q_ref[...]
+  q_qd = platform.pin(backend, q_ref[...])
   q_pos_q1 = base + jax.lax.broadcasted_iota(jnp.int32, (block_q, 1), 0)
   first = 0 if window is None else jnp.maximum(base - window + 1, 0) // block_kv
   last = (jnp.minimum(base + block_q, capacity) + block_kv - 1) // block_kv
@@ -147,8 +147,8 @@ def _attention_kernel(tile0_ref, kv_len_ref, q_ref, k_ref, v_ref, o_ref, *,
   def split(j, carry):
     m_q1, l_q1, acc_qd = carry
     start = pl.multiple_of(j * block_kv, block_kv)
-    k_sd = k_ref[pl.ds(start, block_kv), :]
-    v_sd = v_ref[pl.ds(start, block_kv), :]
+    k_sd, v_sd = platform.pin(backend, (k_ref[pl.ds(start, block_kv), :],
+                                        v_ref[pl.ds(start, block_kv), :]))
     s_qs = jax.lax.dot_general(q_qd, k_sd, (((1,), (1,)), ((), ())),
                                preferred_element_type=jnp.float32,
                                precision=precision) * scale
@@ -161,6 +161,7 @@ def _attention_kernel(tile0_ref, kv_len_ref, q_ref, k_ref, v_ref, o_ref, *,
     m_ref_q1 = jnp.where(m_new_q1 == -jnp.inf, 0.0, m_new_q1)
     alpha_q1 = jnp.where(m_q1 == -jnp.inf, 0.0, jnp.exp(m_q1 - m_ref_q1))
     p_qs = jnp.where(visible_qs, jnp.exp(s_qs - m_ref_q1), 0.0)
+    alpha_q1, p_qs = platform.pin(backend, (alpha_q1, p_qs))  # one exp per element
     l_q1 = alpha_q1 * l_q1 + jnp.sum(p_qs, axis=1, keepdims=True)
     k_pos_s1 = start + jax.lax.broadcasted_iota(jnp.int32, (block_kv, 1), 0)
     v_sd = jnp.where(k_pos_s1 < kv_len, v_sd, jnp.zeros_like(v_sd))
@@ -172,7 +173,8 @@ def _attention_kernel(tile0_ref, kv_len_ref, q_ref, k_ref, v_ref, o_ref, *,
           jnp.zeros((block_q, 1), jnp.float32),
           jnp.zeros(q_qd.shape, jnp.float32))
   _, l_q1, acc_qd = jax.lax.fori_loop(first, last, split, init)
-  o_ref[...] = (acc_qd / jnp.where(l_q1 > 0, l_q1, 1.0)).astype(o_ref.dtype)
+  o_qd = acc_qd / jnp.where(l_q1 > 0, l_q1, 1.0)
+  o_ref[...] = platform.pin(backend, o_qd.astype(o_ref.dtype))
 
 
 def _attention_pallas(q, k, v, q_start, kv_len, *, window, backend, blocks):
@@ -201,7 +203,7 @@ def _attention_pallas(q, k, v, q_start, kv_len, *, window, backend, blocks):
   kv_spec = pl.BlockSpec((pl.squeezed, pl.squeezed, capacity, dp),
                          lambda i, h, t: (i, h // group, 0, 0))
   kernel = functools.partial(_attention_kernel, block_q=bq, block_kv=bkv, capacity=capacity,
-                             window=window, scale=1.0 / math.sqrt(d))
+                             window=window, scale=1.0 / math.sqrt(d), backend=backend)
   o_bhtd = pl.pallas_call(
       kernel,
       out_shape=jax.ShapeDtypeStruct(q_bhtd.shape, q.dtype),

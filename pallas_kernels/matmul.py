@@ -52,18 +52,18 @@ def matmul_reference(x: jax.Array, w: jax.Array) -> jax.Array:
   return y.astype(x.dtype)
 
 
-def _matmul_kernel(x_ref, w_ref, y_ref, *, block_k: int, num_k: int):
+def _matmul_kernel(x_ref, w_ref, y_ref, *, block_k: int, num_k: int, backend: str):
   # x_ref [bm, Kp], w_ref [Kp, bn], y_ref [bm, bn]
   def step(i, acc_mn):
     k0 = pl.multiple_of(i * block_k, block_k)
-    x_mk = x_ref[:, pl.ds(k0, block_k)]
-    w_kn = w_ref[pl.ds(k0, block_k), :]
+    x_mk, w_kn = platform.pin(backend, (x_ref[:, pl.ds(k0, block_k)],
+                                        w_ref[pl.ds(k0, block_k), :]))
     return acc_mn + jnp.dot(x_mk, w_kn, preferred_element_type=jnp.float32,
                             precision=jax.lax.Precision.HIGHEST)
 
   acc_mn = jnp.zeros(y_ref.shape, jnp.float32)
   acc_mn = jax.lax.fori_loop(0, num_k, step, acc_mn)
-  y_ref[...] = acc_mn.astype(y_ref.dtype)
+  y_ref[...] = platform.pin(backend, acc_mn.astype(y_ref.dtype))
 
 
 def _matmul_pallas(x: jax.Array, w: jax.Array, *, backend: str,
@@ -77,7 +77,7 @@ def _matmul_pallas(x: jax.Array, w: jax.Array, *, backend: str,
   x_mk = platform.pad_axis(platform.pad_axis(x_mk, 0, mp), 1, kp)
   w_kn = platform.pad_axis(platform.pad_axis(w, 0, kp), 1, np_)
   y_mn = pl.pallas_call(
-      functools.partial(_matmul_kernel, block_k=bk, num_k=kp // bk),
+      functools.partial(_matmul_kernel, block_k=bk, num_k=kp // bk, backend=backend),
       out_shape=jax.ShapeDtypeStruct((mp, np_), x.dtype),
       grid=(mp // bm, np_ // bn),
       in_specs=[pl.BlockSpec((bm, kp), lambda i, j: (i, 0)),

@@ -93,3 +93,21 @@ def pad_axis(x: jax.Array, axis: int, size: int) -> jax.Array:
   widths = [(0, 0)] * x.ndim
   widths[axis] = (0, extra)
   return jnp.pad(x, widths)
+
+
+def pin(backend: str, tree):
+  """Materializes kernel-boundary values at their block shape in interpret mode.
+
+  Interpreted, a kernel body is compiled by XLA together with the code around
+  it, and with a one-step grid XLA inlines the loop and may fuse the body into
+  the surrounding pad/slice, evaluating exp/log/rsqrt over the *sliced* shape,
+  whose bits depend on the number of rows (measured: RMSNorm broke batch
+  invariance for one-block inputs). An optimization barrier on every loaded
+  block and on every result before its store keeps all in-kernel math on
+  fixed block shapes. Compiled backends (TPU, Triton) need no barrier.
+
+  Args:
+    backend: the resolved backend.
+    tree: a pytree of arrays, returned unchanged in value.
+  """
+  return jax.lax.optimization_barrier(tree) if backend == "interpret" else tree

@@ -21,12 +21,13 @@ from pallas_kernels import platform
 RowBody = Callable[..., jax.Array]
 
 
-def _rowwise_kernel(*refs, body: RowBody, n_valid: int):
+def _rowwise_kernel(*refs, body: RowBody, n_valid: int, backend: str):
   x_ref, *vector_refs, y_ref = refs
-  x_rn = x_ref[...].astype(jnp.float32)
+  x_rn, vectors = platform.pin(backend, (x_ref[...], [r[...] for r in vector_refs]))
   col_1n = jax.lax.broadcasted_iota(jnp.int32, (1, x_rn.shape[1]), 1)
-  vectors = [r[...].astype(jnp.float32) for r in vector_refs]
-  y_ref[...] = body(x_rn, col_1n < n_valid, *vectors).astype(y_ref.dtype)
+  vectors = [v.astype(jnp.float32) for v in vectors]
+  y_rn = body(x_rn.astype(jnp.float32), col_1n < n_valid, *vectors)
+  y_ref[...] = platform.pin(backend, y_rn.astype(y_ref.dtype))
 
 
 def rowwise_call(body: RowBody, x: jax.Array, vectors: tuple[jax.Array, ...] = (), *,
@@ -45,7 +46,7 @@ def rowwise_call(body: RowBody, x: jax.Array, vectors: tuple[jax.Array, ...] = (
   x_rn = platform.pad_axis(platform.pad_axis(x_rn, 0, rp), 1, np_)
   vecs_1n = [platform.pad_axis(v.reshape(1, n), 1, np_) for v in vectors]
   y_rn = pl.pallas_call(
-      functools.partial(_rowwise_kernel, body=body, n_valid=n),
+      functools.partial(_rowwise_kernel, body=body, n_valid=n, backend=backend),
       out_shape=jax.ShapeDtypeStruct((rp, np_), x.dtype),
       grid=(rp // br,),
       in_specs=[pl.BlockSpec((br, np_), lambda i: (i, 0))]
