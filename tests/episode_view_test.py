@@ -1,0 +1,66 @@
+"""The episode timeline plot, the stereo WAV and per-tick channel text."""
+
+from tests import testing  # isort: skip  (configures JAX before anything else)
+
+import os
+
+from absl.testing import absltest
+import numpy as np
+import soundfile
+
+from data_pipelines import episode
+from data_pipelines import episode_view
+from data_pipelines import scenes
+from data_pipelines import speech_cache
+from data_pipelines import stream
+from data_pipelines.scenarios import common
+from data_pipelines.stream import Slot
+
+LAYOUT = stream.TickLayout(frames_per_audio_token=2, video_height=40, video_width=40,
+                           text_in_tokens=4, bg_in_tokens=4)
+
+
+def _episode():
+  scene = scenes.EventScene.sample(np.random.default_rng(0), duration_s=8.0)
+  script = episode.EpisodeScript(
+      family="view_test", n_ticks=40,
+      lines=(episode.Line("user", "Say start when it moves.", 200, speech_cache.Voice("en-gb")),
+             episode.Line("model", "Start.", 3000, common.ASSISTANT_VOICE)),
+      typed=((2, "hey"),), background=((30, "7"),), scene=scene,
+      truth={"marks": [{"label": "event", "start_ms": 2800.0, "end_ms": 5000.0},
+                       {"label": "asked", "start_ms": 1500.0, "end_ms": None}]})
+  cache = speech_cache.SpeechCache(os.path.join(absltest.get_default_test_tmpdir(), "speech"))
+  return episode.render(script, LAYOUT, cache)
+
+
+class EpisodeViewTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.ep = _episode()
+
+  def test_channel_text(self):
+    out = episode_view.channel_text(self.ep, Slot.TEXT_OUT)
+    self.assertLen(out, 40)
+    self.assertEqual(out[0], "<silence>")
+    self.assertEqual("".join(c for c in out if c != "<silence>"), "Start.")
+    self.assertEqual(episode_view.channel_text(self.ep, Slot.TEXT_IN)[2], "hey")
+    self.assertEqual(episode_view.channel_text(self.ep, Slot.BG_IN)[30], "<bg_start>7<bg_end>")
+
+  def test_plot_and_wav(self):
+    directory = self.create_tempdir().full_path
+    png, wav = os.path.join(directory, "ep.png"), os.path.join(directory, "ep.wav")
+    episode_view.plot_episode(self.ep, png)
+    with open(png, "rb") as f:
+      self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+    episode_view.write_stereo_wav(self.ep, wav)
+    stereo, rate = soundfile.read(wav)
+    self.assertEqual(rate, 16000)
+    self.assertEqual(stereo.shape, (len(self.ep.mic), 2))
+    np.testing.assert_allclose(stereo[:, 0], self.ep.mic, atol=1 / 32767)
+    np.testing.assert_allclose(stereo[:, 1], self.ep.model_audio, atol=1 / 32767)
+
+
+if __name__ == "__main__":
+  absltest.main()
