@@ -59,6 +59,11 @@ def attention(q: jax.Array, k: jax.Array, v: jax.Array, *, q_start: jax.Array,
 
   Returns:
     [B, Tq, Hq, D] in q's dtype.
+
+  Raises:
+    ValueError: on a rank, shape or dtype mismatch, Hq not a multiple of Hkv,
+      a bad window, or (when they are concrete, not traced) kv_len outside
+      [0, S] or a negative q_start.
   """
   checks.check_impl(impl)
   _check_inputs(q, k, v, q_start, kv_len, window)

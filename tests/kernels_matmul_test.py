@@ -78,6 +78,9 @@ class MatmulXlaTest(MatmulSuite):
   IMPL = "xla"
 
 
+del MatmulSuite  # run only through the per-impl subclasses
+
+
 class MatmulApiTest(absltest.TestCase):
 
   def test_unknown_impl(self):

@@ -108,6 +108,9 @@ class RowwiseXlaTest(RowwiseSuite):
   IMPL = "xla"
 
 
+del RowwiseSuite  # run only through the per-impl subclasses
+
+
 class RopeTest(parameterized.TestCase):
   """RoPE has one implementation: a table gather plus multiplies and adds."""
 
