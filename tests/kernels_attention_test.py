@@ -107,6 +107,17 @@ class AttentionSuite(test_base.KernelTestBase):
       self.assertFalse(np.array_equal(chunked, full), "XLA:CPU measured NOT cache invariant")
       test_base.assert_close(chunked, full, jnp.float32, T)
 
+  @parameterized.parameters(None, 7)
+  def test_cache_invariance_one_program_grid(self, window):
+    """Batch 1, one head: decode steps run a one-program grid (XLA inlines the loop)."""
+    q, k, v = _sequence(jnp.float32, batch=1, heads=(1, 1))
+    full = self.attend(q, k, v, _ints(0), _ints(T), window)
+    decoded = self.chunked(q, k, v, 1, window)
+    if self.invariant_impl:
+      np.testing.assert_array_equal(decoded, full)
+    else:
+      test_base.assert_close(decoded, full, jnp.float32, T)
+
   def assert_invariant_cases(self, pairs, what):
     """`pairs` of (case, got, want): bitwise equal for pallas; as measured for XLA."""
     differ = [case for case, got, want in pairs if not np.array_equal(got, want)]
