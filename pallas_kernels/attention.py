@@ -182,10 +182,34 @@ def _attention_kernel(tile0_ref, kv_len_ref, q_ref, k_ref, v_ref, o_ref, *,
   o_ref[...] = platform.pin(backend, o_qd.astype(o_ref.dtype))
 
 
+def _kv_layout(k, v, capacity, dp, group, backend):
+  """K/V as kernel operands, and the BlockSpec giving one kv head's [capacity, Dp].
+
+  Where the block's last dim may be one head's slice of the heads*dim axis
+  (Triton always; TPU, and interpret mode which mirrors it, when D is a
+  multiple of 128 lanes), the buffer is only reshaped to [B, S, Hkv*Dp]: no
+  copy of the KV cache unless S must be padded to the block multiple or D to a
+  power of two. Otherwise it is transposed to head-major [B, Hkv, capacity, Dp]
+  first, an O(S) copy per call. Both give the kernel the same values.
+  """
+  b, _, hkv, d = k.shape
+  if backend == "triton" or d % platform.LANES == 0:
+    def head_slices(x):
+      x = platform.pad_axis(platform.pad_axis(x, 1, capacity), 3, dp)
+      return x.reshape(b, capacity, hkv * dp)
+    spec = pl.BlockSpec((pl.squeezed, capacity, dp), lambda i, h, t: (i, 0, h // group))
+    return head_slices(k), head_slices(v), spec
+
+  def head_major(x):
+    return platform.pad_axis(platform.pad_axis(jnp.swapaxes(x, 1, 2), 2, capacity), 3, dp)
+  spec = pl.BlockSpec((pl.squeezed, pl.squeezed, capacity, dp),
+                      lambda i, h, t: (i, h // group, 0, 0))
+  return head_major(k), head_major(v), spec
+
+
 def _attention_pallas(q, k, v, q_start, kv_len, *, window, backend, blocks):
   b, tq, hq, d = q.shape
-  s, hkv = k.shape[1], k.shape[2]
-  group = hq // hkv
+  s, group = k.shape[1], hq // k.shape[2]
   bq, bkv = blocks.attention_q, blocks.attention_kv
   dp = platform.head_dim(d, backend)
   n_tiles = -(-(tq + bq - 1) // bq)  # enough tiles for any offset q_start % bq
@@ -197,16 +221,13 @@ def _attention_pallas(q, k, v, q_start, kv_len, *, window, backend, blocks):
   slots = jnp.zeros((hq, n_tiles * bq, dp), q.dtype)
   q_bhtd = jax.vmap(lambda q_htd, off: jax.lax.dynamic_update_slice(
       slots, q_htd, (0, off, 0)))(q_bhtd, offset_b)
-  kv_pad = lambda x: platform.pad_axis(platform.pad_axis(jnp.swapaxes(x, 1, 2), 2, capacity), 3, dp)
-  k_bhsd, v_bhsd = kv_pad(k), kv_pad(v)
+  k_kv, v_kv, kv_spec = _kv_layout(k, v, capacity, dp, group, backend)
   nb = platform.next_power_of_two(b)
   tile0_b = platform.pad_axis(q_start // bq, 0, nb)
   kv_len_b = platform.pad_axis(kv_len, 0, nb)
 
   scalar = platform.scalar_spec(backend)
   q_spec = pl.BlockSpec((pl.squeezed, pl.squeezed, bq, dp), lambda i, h, t: (i, h, t, 0))
-  kv_spec = pl.BlockSpec((pl.squeezed, pl.squeezed, capacity, dp),
-                         lambda i, h, t: (i, h // group, 0, 0))
   kernel = functools.partial(_attention_kernel, block_q=bq, block_kv=bkv, capacity=capacity,
                              window=window, scale=1.0 / math.sqrt(d), backend=backend)
   o_bhtd = pl.pallas_call(
@@ -217,7 +238,7 @@ def _attention_pallas(q, k, v, q_start, kv_len, *, window, backend, blocks):
       out_specs=q_spec,
       name="invariant_attention",
       **platform.call_options(backend, grid_rank=3),
-  )(tile0_b, kv_len_b, q_bhtd, k_bhsd, v_bhsd)
+  )(tile0_b, kv_len_b, q_bhtd, k_kv, v_kv)
   o_bhtd = jax.vmap(lambda o_htd, off: jax.lax.dynamic_slice(
       o_htd, (0, off, 0), (hq, tq, dp)))(o_bhtd, offset_b)
   return jnp.swapaxes(o_bhtd[..., :d], 1, 2)

@@ -107,6 +107,15 @@ class AttentionSuite(test_base.KernelTestBase):
       self.assertFalse(np.array_equal(chunked, full), "XLA:CPU measured NOT cache invariant")
       test_base.assert_close(chunked, full, jnp.float32, T)
 
+  def test_head_dim_128(self):
+    """D = 128 reads K/V in place ([B, S, Hkv*D] head slices) instead of transposing."""
+    q, k, v = _sequence(jnp.float32, length=24, head_dim=128)
+    q_start, kv_len = _ints(0, 0), _ints(24, 24)
+    full = self.attend(q, k, v, q_start, kv_len, window=11)
+    test_base.assert_close(full, _oracle(q, k, v, [0, 0], [24, 24], 11), jnp.float32, 128)
+    if self.invariant_impl:
+      np.testing.assert_array_equal(self.chunked(q, k, v, 7, window=11), full)
+
   @parameterized.parameters(None, 7)
   def test_cache_invariance_one_program_grid(self, window):
     """Batch 1, one head: decode steps run a one-program grid (XLA inlines the loop)."""
