@@ -53,10 +53,10 @@ audio-out slots of tick h - 1, see `episode`):
 - Episodes are planned with exact durations from the speech cache; the last
   sound ends at least `TAIL_MS` before the episode's end so the model's text
   queue can drain (byte text at 4 text-out slots per tick runs close to the
-  speech rate and can lag it by a few ticks). Episodes need `n_ticks * tick_ms >= MIN_MS` (75 ticks of
-  200 ms); shorter ones raise ValueError. Short episodes favour the shorter
-  variations: a first exchange that does not fit is drawn again (up to 40
-  times).
+  speech rate and can lag it by a few ticks). Episodes need
+  `n_ticks * tick_ms >= MIN_MS` (75 ticks of 200 ms); shorter ones raise
+  ValueError. Short episodes favour the shorter variations: a first exchange
+  that does not fit is drawn again (up to 40 times).
 
 Ground truth (`truth`, JSON-able). A "span" is a dict with `start_ms`,
 `end_ms`, `start_tick` (the tick holding start_ms) and `end_tick` (the tick
@@ -64,9 +64,10 @@ holding the span's last millisecond):
 
   family: "turntaking"; kind: one of KINDS; tick_ms; n_ticks.
   user_turns: list of span + {
-      text: what the user said to the model (fragments joined by spaces),
+      text: what the user said to the model (its lines joined by spaces),
       role: "request" | "interruption",
-      segments: list of [start_ms, end_ms] speech fragments (several for "pause"),
+      segments: list of [start_ms, end_ms] of its speech (for "pause": the
+        fragments and fillers between the pauses),
       response_window_ms / response_window_ticks: [earliest, latest] start of
         the model's response (turn end + RESPONSE_WINDOW_MS),
       response: index into model_utterances of the target response, or None}.
@@ -94,8 +95,8 @@ holding the span's last millisecond):
     interruption, the response latency is measured from end_ms.
 """
 
-import copy
 from collections.abc import Callable, Sequence
+import copy
 import dataclasses
 import math
 import re
@@ -177,6 +178,7 @@ class Timeline:
     self.end_ms = 0  # the latest audio end or hold so far.
 
   def say(self, speaker: str, text: str, start_ms: int, voice: speech_cache.Voice) -> Said:
+    """Adds a line of `text` in `voice`, heard from start_ms."""
     spoken = synthesize(text, voice)
     line = episode.Line(speaker, text, int(start_ms), voice)
     words = tuple((w.char_end, start_ms + w.start_sample * 1000 // speech.SAMPLE_RATE,
@@ -626,8 +628,8 @@ def _long_answer(rng: np.random.Generator, split: str, plan: _Plan,
   return item, turn, said
 
 
-def _overlaps(plan: _Plan, answer: Said, texts: Sequence[str], voice: speech_cache.Voice,
-              speaker: str, reason: str, rng: np.random.Generator, n: int) -> None:
+def _overlaps(rng: np.random.Generator, plan: _Plan, answer: Said, texts: Sequence[str],
+              voice: speech_cache.Voice, speaker: str, reason: str, n: int) -> None:
   """Up to n lines said over `answer`, each just after one of its clause ends.
 
   Each starts 0–300 ms after a clause end, at least 600 ms into the answer,
@@ -659,7 +661,7 @@ def _overlaps(plan: _Plan, answer: Said, texts: Sequence[str], voice: speech_cac
 
 def _backchannel(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) -> None:
   _, _, answer = _long_answer(rng, split, plan, start_ms)
-  _overlaps(plan, answer, BACKCHANNELS[split], plan.user, "user", "backchannel", rng,
+  _overlaps(rng, plan, answer, BACKCHANNELS[split], plan.user, "user", "backchannel",
             int(rng.integers(1, 4)))
 
 
@@ -757,7 +759,7 @@ def _ignore(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) ->
     plan.hold(end + IGNORE_HOLD_MS)
   else:
     _, _, answer = _long_answer(rng, split, plan, start_ms)
-    _overlaps(plan, answer, BACKGROUND[split], plan.other, "other", "background", rng, 1)
+    _overlaps(rng, plan, answer, BACKGROUND[split], plan.other, "other", "background", 1)
 
 
 _PLANNERS = {"pause": _pause, "smooth": _smooth, "backchannel": _backchannel,
