@@ -618,14 +618,12 @@ def _smooth(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) ->
   plan.answer(rng, turn, item.short)
 
 
-def _long_answer(rng: np.random.Generator, split: str, plan: _Plan,
-                 start_ms: int) -> tuple[Exchange, dict, Said]:
-  """A question and a 2–3 sentence answer to it."""
+def _long_answer(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) -> Said:
+  """A question and a 2–3 sentence answer to it; returns the answer."""
   item = common.phrasing(rng, split, EXCHANGES)
   turn = plan.ask(start_ms, item.question)
   n = int(rng.integers(2, len(item.long) + 1))
-  said = plan.answer(rng, turn, " ".join(item.long[:n]))
-  return item, turn, said
+  return plan.answer(rng, turn, " ".join(item.long[:n]))
 
 
 def _overlaps(rng: np.random.Generator, plan: _Plan, answer: Said, texts: Sequence[str],
@@ -660,7 +658,7 @@ def _overlaps(rng: np.random.Generator, plan: _Plan, answer: Said, texts: Sequen
 
 
 def _backchannel(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) -> None:
-  _, _, answer = _long_answer(rng, split, plan, start_ms)
+  answer = _long_answer(rng, split, plan, start_ms)
   _overlaps(rng, plan, answer, BACKCHANNELS[split], plan.user, "user", "backchannel",
             int(rng.integers(1, 4)))
 
@@ -679,12 +677,12 @@ def _interruption(rng: np.random.Generator, split: str, plan: _Plan, start_ms: i
   turn = plan.ask(start_ms, item.question)
   answer_start = plan.response_start(rng, turn)
   full = " ".join(item.long)
-  words = synthesize(full, common.ASSISTANT_VOICE).words
-  candidates = [k for k in range(1, len(words) - 2)
-                if CUT_AFTER_MS[0] <= _ms(words[k - 1].end_sample) <= CUT_AFTER_MS[1]]
+  timings = synthesize(full, common.ASSISTANT_VOICE).words
+  candidates = [k for k in range(1, len(timings) - 2)
+                if CUT_AFTER_MS[0] <= _ms(timings[k - 1].end_sample) <= CUT_AFTER_MS[1]]
   if not candidates:
     raise NoFit
-  cut = full[:words[common.choose(rng, candidates) - 1].char_end]
+  cut = full[:timings[common.choose(rng, candidates) - 1].char_end]
   stop = answer_start + _ms(len(synthesize(cut, common.ASSISTANT_VOICE).audio))
   yield_ticks = int(rng.integers(1, 3))
   first = max(math.ceil(stop / tick) - 1 - yield_ticks, common.tick_of(answer_start + 800, tick))
@@ -692,7 +690,8 @@ def _interruption(rng: np.random.Generator, split: str, plan: _Plan, start_ms: i
   if first > last:
     raise NoFit
   begin_tick = int(rng.integers(first, last + 1))
-  begin = uniform_ms(rng, (max(begin_tick * tick, answer_start + 800), (begin_tick + 1) * tick - 1))
+  begin = uniform_ms(rng, (max(begin_tick * tick, answer_start + 800),
+                           (begin_tick + 1) * tick - 1))
   deadline = (begin_tick + 1 + yield_ticks) * tick
   plan.respond(turn, cut, "cut_answer", answer_start, full_text=full)
   kind = common.choose(rng, ("stop", "redirect", "shorten"))
@@ -739,7 +738,8 @@ def _distraction(rng: np.random.Generator, split: str, plan: _Plan, start_ms: in
 def _ignore(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) -> None:
   item = common.phrasing(rng, split, EXCHANGES)
   variant = common.choose(rng, ("side_talk", "background"))
-  where = common.choose(rng, ("before", "after") + (("during",) if variant == "background" else ()))
+  places = ("before", "after", "during") if variant == "background" else ("before", "after")
+  where = common.choose(rng, places)
   if where == "before":
     words, end = _distraction(rng, split, plan, start_ms, variant)
     ask_at = end + uniform_ms(rng, (800, 1800))
@@ -758,7 +758,7 @@ def _ignore(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) ->
                               "text": words})
     plan.hold(end + IGNORE_HOLD_MS)
   else:
-    _, _, answer = _long_answer(rng, split, plan, start_ms)
+    answer = _long_answer(rng, split, plan, start_ms)
     _overlaps(rng, plan, answer, BACKGROUND[split], plan.other, "other", "background", 1)
 
 
