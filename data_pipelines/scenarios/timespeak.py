@@ -36,10 +36,10 @@ Tolerances: an expected utterance is on time when its heard start falls in
 count_up words and 2 ticks for reminders and timers (`tolerance_ticks`).
 
 Ticks: tick t is the playback time [t * tick_ms, (t + 1) * tick_ms). A *span*
-is `{"start_ms", "end_ms", "start_tick", "end_tick"}` with `end_tick` exclusive
-(`ceil(end_ms / tick_ms)`), so ticks [start_tick, end_tick) cover the speech.
+is `{"start_ms", "end_ms", "start_tick", "end_tick"}` as in `turntaking`:
+start_tick holds start_ms and end_tick holds the span's last millisecond.
 Model speech heard in tick t is produced by the model's outputs of tick t - 1
-(see `data_pipelines.episode`).
+(see `data_pipelines.episode`): its text-out carries the first word.
 
 Ground truth (`EpisodeScript.truth`), JSON-able:
 
@@ -50,18 +50,21 @@ Ground truth (`EpisodeScript.truth`), JSON-able:
     count_up {"count", "period_s"}.
   ack: utterance (below) + {"required": False}, or None (count tasks).
   expected: list of utterances the model must say, in time order. An
-    utterance is {"text": what the target says, "normalized": normalize(text),
-    "accept": normalized alternatives that count as correct content,
-    "start_ms", "end_ms" (target speech, end = end of its last word),
-    "tick": heard start tick, "tolerance_ticks": int, "window_ticks": [lo, hi]
-    inclusive bounds on the heard start tick, "window_ms": [lo * tick_ms,
-    (hi + 1) * tick_ms)}.
+    utterance is span + {"text": what the target says, "normalized":
+    normalize(text), "accept": normalized alternatives that count as correct
+    content, "role": "ack" | "reminder" | "timer" | "count",
+    "tolerance_ticks": int, "window_ticks": [lo, hi]: the heard start's tick
+    must be in lo..hi, "window_ms": [lo * tick_ms, (hi + 1) * tick_ms - 1]:
+    the same in ms}. The span is the target speech: start_ms is the target
+    start (start_tick = the target tick), end_ms the end of its last word.
   stop: span + {"text", "stop_word"} of the user's stop phrase, or None.
-  silent_after: {"start_ms", "start_tick"}: from here to the end the model must
-    be silent (after the stop; after the last expected utterance otherwise).
-  silent_spans: spans where the model must be silent: every tick outside the
-    allowances [window lo, window hi + ceil(clip / tick) + 1) of the ack and
-    the expected utterances (clip = the utterance's audio length).
+  silent_after: {"start_ms", "start_tick"}: from start_ms to the end the model
+    must be silent (the end of the stop phrase, or of the audio of the model's
+    last utterance if later); start_tick is the first tick wholly after it.
+  silent_spans: spans of whole ticks where the model must not be heard: every
+    tick outside the allowances, ticks window lo .. window hi + ceil(clip /
+    tick_ms) (clip = the utterance's audio length), of the ack and the
+    expected utterances.
   distractors: spans + {"speaker": "other", "text"} of other people's speech.
   lines: spans + {"speaker", "text", "voice"} of every user / other line.
 
@@ -70,14 +73,14 @@ OTHER_VOICES), are disjoint between "train" and "heldout". Every draw fits
 in `min_ticks(tick_ms)` ticks (MIN_EPISODE_MS); shorter episodes raise
 ValueError. Longer episodes get longer counts, timers and more reminders.
 
-Helpers shared with other families (`say`, `span`, `utterance`,
-`silent_spans`, `normalize`, `number_word`) are public here.
+Helpers shared with `cuespeak` (`say`, `utterance`, `allowance`,
+`silent_spans`, `number_word`) are public here; `span` and `normalize` are
+`turntaking`'s, so all families' truth reads the same way.
 """
 
 from collections.abc import Sequence
 import dataclasses
 import math
-import re
 from typing import Any, Callable, NamedTuple, TypeVar
 
 import numpy as np
@@ -85,6 +88,8 @@ import numpy as np
 from data_pipelines import episode
 from data_pipelines import speech_cache as cache_lib
 from data_pipelines.scenarios import common
+from data_pipelines.scenarios.turntaking import normalize
+from data_pipelines.scenarios.turntaking import span
 
 NAME = "timespeak"
 SUBTASKS = ("periodic", "timer", "countdown", "count_up")
@@ -107,22 +112,7 @@ def number_word(n: int) -> str:
   raise ValueError(f"number_word covers 0..39, got {n}")
 
 
-def normalize(text: str) -> str:
-  """Lower case, punctuation (except apostrophes) and hyphens to spaces, single spaces."""
-  return " ".join(re.sub(r"[^a-z0-9']+", " ", text.lower()).split())
-
-
 # Speech on the timeline -----------------------------------------------------
-
-_cache: cache_lib.SpeechCache | None = None
-
-
-def speech_cache() -> cache_lib.SpeechCache:
-  """The module's speech cache (default directory), created on first use."""
-  global _cache
-  if _cache is None:
-    _cache = cache_lib.SpeechCache()
-  return _cache
 
 
 class Word(NamedTuple):
@@ -166,8 +156,8 @@ class Said:
 
 
 def say(speaker: str, text: str, voice: cache_lib.Voice, start_ms: int) -> Said:
-  """Synthesizes `text` (through `speech_cache()`) and places it at `start_ms`."""
-  spoken = speech_cache().synthesize(text, voice)
+  """Synthesizes `text` (through the default speech cache) and places it at `start_ms`."""
+  spoken = cache_lib.SpeechCache().synthesize(text, voice)
   if not spoken.words:
     raise ValueError(f"espeak found no words in {text!r}")
   start_ms = int(start_ms)
@@ -178,20 +168,13 @@ def say(speaker: str, text: str, voice: cache_lib.Voice, start_ms: int) -> Said:
               audio_end_ms=start_ms + math.ceil(len(spoken.audio) / per_ms))
 
 
-def span(start_ms: float, end_ms: float, tick_ms: int) -> dict[str, int]:
-  """{"start_ms", "end_ms", "start_tick", "end_tick" (exclusive)} of [start_ms, end_ms)."""
-  start_ms, end_ms = int(round(start_ms)), int(round(end_ms))
-  return dict(start_ms=start_ms, end_ms=end_ms, start_tick=common.tick_of(start_ms, tick_ms),
-              end_tick=-(-end_ms // tick_ms))
-
-
 def line_span(said: Said, tick_ms: int) -> dict[str, Any]:
   """The `lines` entry of a user / other line."""
   return dict(speaker=said.line.speaker, text=said.line.text, voice=said.line.voice.name,
               **span(said.start_ms, said.end_ms, tick_ms))
 
 
-def utterance(said: Said, accept: Sequence[str], window_ticks: tuple[int, int],
+def utterance(said: Said, role: str, accept: Sequence[str], window_ticks: tuple[int, int],
               tick_ms: int) -> dict[str, Any]:
   """The truth entry of an expected model utterance (see the module docstring)."""
   lo, hi = window_ticks
@@ -199,15 +182,18 @@ def utterance(said: Said, accept: Sequence[str], window_ticks: tuple[int, int],
   if not lo <= tick <= hi:
     raise AssertionError(f"target tick {tick} of {said.line.text!r} is outside its window {lo}..{hi}")
   normalized = normalize(said.line.text)
-  return dict(text=said.line.text, normalized=normalized,
-              accept=sorted({normalized, *(normalize(a) for a in accept)}),
-              start_ms=said.start_ms, end_ms=said.end_ms, tick=tick,
-              tolerance_ticks=max(tick - lo, hi - tick), window_ticks=[lo, hi],
-              window_ms=[lo * tick_ms, (hi + 1) * tick_ms])
+  return dict(**span(said.start_ms, said.end_ms, tick_ms), text=said.line.text,
+              normalized=normalized, accept=sorted({normalized, *(normalize(a) for a in accept)}),
+              role=role, tolerance_ticks=max(tick - lo, hi - tick), window_ticks=[lo, hi],
+              window_ms=[lo * tick_ms, (hi + 1) * tick_ms - 1])
 
 
 def allowance(said: Said, window_ticks: tuple[int, int], tick_ms: int) -> tuple[int, int]:
-  """Ticks [a, b) in which an utterance allowed to start within `window_ticks` may be heard."""
+  """Ticks [a, b) in which an utterance allowed to start within `window_ticks` may be heard.
+
+  b - 1 = window hi + ceil(clip / tick_ms): a start in tick hi + clip spills at
+  most that far, and the extra tick leaves room for the text queue to drain.
+  """
   return window_ticks[0], window_ticks[1] + -(-said.clip_ms // tick_ms) + 1
 
 
@@ -354,7 +340,7 @@ class _Plan:
   allowances: list[tuple[int, int]]
   ack: dict[str, Any] | None = None
   stop: dict[str, Any] | None = None
-  silent_after_ms: int = 0
+  silent_after_ms: int = 0  # The end of the stop phrase (periodic).
 
 
 class _Context(NamedTuple):
@@ -440,14 +426,14 @@ def _plan_periodic(ctx: _Context) -> _Plan:
   ack, ack_window = _ack(ack_text, ack_delay, t0, tick_ms)
   plan = _Plan(user=[request], model=[ack], expected=[],
                allowances=[allowance(ack, ack_window, tick_ms)],
-               ack=dict(utterance(ack, _ACKS, ack_window, tick_ms), required=False),
+               ack=dict(utterance(ack, "ack", _ACKS, ack_window, tick_ms), required=False),
                params=dict(period_s=seconds, content=content, stop_word=stop_word,
                            repeats=repeats))
   for k in range(1, repeats + 1):
     said = reply.moved(t0 + k * period)
     window = _window(said, 2, tick_ms)
     plan.model.append(said)
-    plan.expected.append(utterance(said, replies, window, tick_ms))
+    plan.expected.append(utterance(said, "reminder", replies, window, tick_ms))
     plan.allowances.append(allowance(said, window, tick_ms))
   earliest = plan.model[-1].end_ms + 200
   latest = t0 + (repeats + 1) * period - 2 * tick_ms - stop.end_ms
@@ -481,10 +467,9 @@ def _plan_timer(ctx: _Context) -> _Plan:
   n = number_word(seconds)
   accept = [r.format(n=n, N=n) for r in _TIMER_REPLIES]
   return _Plan(user=[request], model=[ack, reply], params=dict(seconds=seconds),
-               ack=dict(utterance(ack, _ACKS, ack_window, tick_ms), required=False),
-               expected=[utterance(reply, accept, window, tick_ms)],
-               allowances=[allowance(ack, ack_window, tick_ms), allowance(reply, window, tick_ms)],
-               silent_after_ms=reply.end_ms)
+               ack=dict(utterance(ack, "ack", _ACKS, ack_window, tick_ms), required=False),
+               expected=[utterance(reply, "timer", accept, window, tick_ms)],
+               allowances=[allowance(ack, ack_window, tick_ms), allowance(reply, window, tick_ms)])
 
 
 def _counting(first: int, last: int) -> list[str]:
@@ -502,8 +487,7 @@ def _sequence(ctx: _Context, params: dict[str, Any], request_text: str, words: S
   windows = [_window(s, 1, ctx.tick_ms) for s in said]
   allowances = [allowance(s, w, ctx.tick_ms) for s, w in zip(said, windows)]
   plan = _Plan(user=[request], model=said, params=params, allowances=allowances,
-               expected=[utterance(s, (), w, ctx.tick_ms) for s, w in zip(said, windows)],
-               silent_after_ms=said[-1].end_ms)
+               expected=[utterance(s, "count", (), w, ctx.tick_ms) for s, w in zip(said, windows)])
   return allowances[-1][1], plan
 
 
@@ -581,7 +565,7 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
   others = [distractor] if distractor else []
   heard = sorted(plan.user + others, key=lambda s: s.start_ms)
   request = plan.user[0]
-  silent_from = max([plan.silent_after_ms] + [s.end_ms for s in plan.model])
+  silent_from = max([plan.silent_after_ms] + [s.audio_end_ms for s in plan.model])
   truth = dict(
       family=NAME, subtask=subtask, tick_ms=tick_ms, n_ticks=n_ticks,
       request=dict(text=request.line.text, **span(request.start_ms, request.end_ms, tick_ms)),
