@@ -27,8 +27,8 @@ Timing of the target (all times as *heard*; tick t is [t, t + 1) * tick_ms):
 
 - The instruction ends at t0 (end of its last word). A brief acknowledgement
   ("Got it.") is heard 300-600 ms later; it is target speech but *not
-  required* (`truth["ack"]["required"] is False`). The user starts talking
-  700-1500 ms after t0.
+  required* (`truth["ack"]["required"] is False`; window as in `timespeak`).
+  The user starts talking 700-1500 ms after t0.
 - A cue heard in ticks [tick(cue start), tick(cue end)] is answered from the
   start of the next tick, `(tick(cue end) + 1) * tick_ms`: the earliest time
   a causal model can speak after hearing the whole word (its output of tick
@@ -188,7 +188,7 @@ _SENTENCES = {
                    "Our old car was {x} and rusty.",
                    "The kitchen walls are going to be {x}.",
                    "I found a {x} sock under the bed."),
-        "adverb": ("Okay, {x} I'm putting the kettle on.",
+        "adverb": ("Okay, {x} I'm putting the tea on.",
                    "We're leaving the house {x}.",
                    "The meeting starts right {x}, apparently."),
         "quote": ("The waiter said {x} and walked off.",
@@ -208,7 +208,7 @@ _SENTENCES = {
                   "The {x} in the photo looked enormous.",
                   "I keep dreaming about the {x} for some reason.",
                   "My uncle sold the {x} at the fair."),
-        "colour": ("He picked a {x} umbrella at the shop.",
+        "colour": ("He picked a {x} raincoat at the shop.",
                    "The sunset made the clouds look {x}.",
                    "Their front door is {x} these days."),
         "adverb": ("Alright, {x} the pasta goes into the pot.",
@@ -437,7 +437,7 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
   instruction = timespeak.say("user", rule.instruction, voice, lead_ms)
   t0 = instruction.end_ms
   ack = timespeak.say("model", ack_text, common.ASSISTANT_VOICE, t0 + ack_delay)
-  ack_window = (common.tick_of(t0, tick_ms) + 1, common.tick_of(t0, tick_ms) + 4)
+  ack_window = timespeak.ack_window(t0, ack, tick_ms)
   spoken = _speak(sentences, voice, t0 + talk_delay, gaps, ack.audio_end_ms + 200, n_ticks,
                   tick_ms)
   if not spoken.responses:

@@ -18,6 +18,7 @@ Timing of the target (what an ideal model does), all times as *heard*:
 - periodic / timer: a brief acknowledgement ("Okay.") is heard 300-600 ms
   after `t0`. It is part of the target speech but *not required* by the
   metrics (`truth["ack"]["required"] is False`); it is not in `expected`.
+  Its window runs from the tick after `t0` to the tick holding `t0 + 800`.
   Reminder k (k = 1, 2, ...) starts at `t0 + k * period`; the timer's reply
   starts at `t0 + seconds`.
 - countdown / count_up: no acknowledgement; the first number starts 300-700 ms
@@ -73,7 +74,7 @@ OTHER_VOICES), are disjoint between "train" and "heldout". Every draw fits
 in `min_ticks(tick_ms)` ticks (MIN_EPISODE_MS); shorter episodes raise
 ValueError. Longer episodes get longer counts, timers and more reminders.
 
-Helpers shared with `cuespeak` (`say`, `utterance`, `allowance`,
+Helpers shared with `cuespeak` (`say`, `utterance`, `allowance`, `ack_window`,
 `silent_spans`, `number_word`) are public here; `span` and `normalize` are
 `turntaking`'s, so all families' truth reads the same way.
 """
@@ -389,10 +390,17 @@ def _window(said: Said, tolerance: int, tick_ms: int) -> tuple[int, int]:
   return max(tick - tolerance, 1), tick + tolerance
 
 
+def ack_window(t0: int, said: Said, tick_ms: int) -> tuple[int, int]:
+  """Ticks where an acknowledgement of a request ending at t0 may start: from the
+  tick after t0 (or the ack's own tick, if earlier) to the tick holding t0 + 800 ms."""
+  tick = common.tick_of(said.start_ms, tick_ms)
+  return min(common.tick_of(t0, tick_ms) + 1, tick), common.tick_of(t0 + 800, tick_ms)
+
+
 def _ack(text: str, delay_ms: int, t0: int, tick_ms: int) -> tuple[Said, tuple[int, int]]:
   """The acknowledgement heard `delay_ms` (300-600) after t0, and its window."""
   said = say("model", text, common.ASSISTANT_VOICE, t0 + delay_ms)
-  return said, (common.tick_of(t0, tick_ms) + 1, common.tick_of(t0, tick_ms) + 4)
+  return said, ack_window(t0, said, tick_ms)
 
 
 def _plan_periodic(ctx: _Context) -> _Plan:
