@@ -172,7 +172,7 @@ class RepCountTest(parameterized.TestCase):
       self.assertLess(windows[-1][1], N_TICKS)
       self.assertLessEqual(truth["expected"][-1]["end_ms"], N_TICKS * TICK_MS - 1000)
       if truth["ack"]:
-        self.assertLess(truth["ack"]["end_ms"], truth["motion"]["start_ms"])
+        self.assertLess(truth["ack"]["end_ms"], truth["motion_span"]["start_ms"])
 
   def test_variety(self):
     scripts = [make(seed) for seed in range(50)]

@@ -16,16 +16,18 @@ Timeline (times in ms from the episode start; speech times are when it is
 
 - The request starts 200-1000 ms in. Half the episodes have a short
   acknowledgement ("Okay, watching.") heard 300-600 ms after the request's
-  last word; target speech, not required by the metrics.
+  last word (window: 200-800 ms after it); target speech, not required by
+  the metrics.
 - The scene's clock is shifted to start 300-1200 ms after the request (and
   after the acknowledgement); the first action starts at least 0.4 s later.
   The scene is sampled for the time left before the tail (1 s), so every
-  action ends at least 1.6 s before the episode does. With more time there
-  is room for more distractors (at most one below 6.4 s of scene).
+  action ends at least 1.6 s before the episode does. The scene draws 0-2
+  distractors; below 6.4 s of scene at most one is kept.
 - Event start tick s and end tick e are `EventScene.ticks` (`scenes.tick_of`:
   the first frame captured at or after the instant). The model is heard
   reacting from the tick after its *evidence* tick: s for the start (frame s
-  shows the object appearing, turning or lit) and for the end e for a
+  is the first to show the object appearing, turning or lit, perhaps only
+  slightly) and for the end e for a
   crossing (the object is gone) or a light (it is dark), but e + 1 for a
   spin: a still object only proves it has stopped on the second still frame.
   Target heard start: (evidence + 1) * tick_ms. Window for the heard start:
@@ -41,7 +43,7 @@ time (tick t is [t * tick_ms, (t + 1) * tick_ms)):
   words: {"start", "stop"}: the words the model is asked to say.
   event: {"description" ("the blue square spins"), "action", "shape",
     "colour", "start_ms", "end_ms", "start_tick" (s), "end_tick" (e)}: the
-    ground-truth moment for temporal IoU, mIoU and R@{0.3, 0.5, 0.7]. A
+    ground-truth moment for temporal IoU, mIoU and R@{0.3, 0.5, 0.7}. A
     prediction is [heard start of the model's start word, heard start of its
     stop word]; the target's is shifted by one to two ticks of reaction.
   distractors: the other objects' actions, each {"description", "action",
@@ -60,9 +62,9 @@ time (tick t is [t * tick_ms, (t + 1) * tick_ms)):
   marks: the request span, the event span and each distractor's span, for
     `episode_view`.
 
-Splits: request phrasings (templates and the words for starting and
-stopping) and user voices are disjoint between "train" and "heldout"; the
-start/stop word pairs and the model's phrasings are shared. Every draw fits
+Splits: request phrasings (templates, and the clauses saying how the event
+starts and ends) and user voices are disjoint between "train" and "heldout";
+the start/stop word pairs and the model's phrasings are shared. Every draw fits
 in `min_ticks(tick_ms)` ticks (MIN_EPISODE_MS: 73 ticks of 200 ms; the
 longest request, at the slowest user voice and rate, lasts 6.8 s); shorter
 episodes raise ValueError.
@@ -126,7 +128,7 @@ _ACKS = ("Okay.", "Sure.", "Watching.", "Okay, watching.", "Will do.")
 
 def min_ticks(tick_ms: int) -> int:
   """The fewest ticks in which every Charades draw fits."""
-  return -(-MIN_EPISODE_MS // tick_ms)
+  return shared.ticks_for(MIN_EPISODE_MS, tick_ms)
 
 
 def _retimed(look: scenes.EventScene, timing: scenes.EventScene, offset_s: float,
@@ -164,7 +166,8 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
   budget_s = shared.scene_budget_s(opening, n_ticks, tick_ms, TAIL_MS)
   if budget_s < _MIN_SCENE_S:
     raise shared.too_short_draw(NAME, _MIN_SCENE_S, budget_s, n_ticks, tick_ms)
-  n_distractors = min(len(look.distractors), sum(budget_s >= s for s in _DISTRACTOR_SCENE_S))
+  room = sum(budget_s >= least for least in _DISTRACTOR_SCENE_S)
+  n_distractors = min(len(look.distractors), room)
   look = dataclasses.replace(look, distractors=look.distractors[:n_distractors])
   timing = scenes.EventScene.sample(rng, action=subject.action, n_distractors=n_distractors,
                                     duration_s=budget_s)

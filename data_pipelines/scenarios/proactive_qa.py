@@ -16,8 +16,8 @@ Timeline (times in ms from the episode start; speech times are when it is
 
 - The question starts 200-1000 ms in. Half the episodes have a brief
   acknowledgement ("Let's see.", "Okay, watching.") heard 300-600 ms after
-  the question's last word; it is target speech but not required by the
-  metrics, and never contains an answer.
+  the question's last word (window: 200-800 ms after it); it is target
+  speech but not required by the metrics, and never contains an answer.
 - The scene's clock is shifted to start 300-1200 ms after the question (and
   after the acknowledgement), so the reveal begins at least 1 s after that
   and the answer is fully visible (`reveal_ms`) at least 2 s before the
@@ -144,7 +144,7 @@ _ACKS = ("Let's see.", "Okay, watching.", "I'll keep an eye on it.", "Hmm, let's
 
 def min_ticks(tick_ms: int) -> int:
   """The fewest ticks in which every ProactiveVideoQA draw fits."""
-  return -(-MIN_EPISODE_MS // tick_ms)
+  return shared.ticks_for(MIN_EPISODE_MS, tick_ms)
 
 
 def _question(rng: np.random.Generator, split: str, scene: scenes.RevealScene) -> str:

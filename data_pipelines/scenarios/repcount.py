@@ -14,9 +14,11 @@ Timeline (times in ms from the episode start; speech times are when it is
 
 - The request starts 200-1000 ms in. Half the episodes have a short
   acknowledgement ("Okay, counting.") heard 300-600 ms after the request's
-  last word; it is target speech but not required by the metrics.
-- The scene's clock is shifted so the shape rests until 300-1200 ms after
-  the request (and after the acknowledgement): it moves only once asked.
+  last word (window: 200-800 ms after it); it is target speech but not
+  required by the metrics.
+- The scene's clock is shifted to start 300-1200 ms after the request (and
+  after the acknowledgement), and the shape rests 0.4-2 s more before it
+  first moves: it moves only once asked.
   The scene is sampled for the time left before the tail (1 s), so the last
   repetition completes at least 1.6 s before the episode ends.
 - Repetition k completes at `completion_ms[k]`; its completion tick c is the
@@ -42,7 +44,7 @@ time (tick t is [t * tick_ms, (t + 1) * tick_ms)):
     the model ends on. RepCount metrics on a predicted final count p:
     OBO = |p - count| <= 1, MAE = |p - count| / (count + 0.1).
   completion_ms: list of floats, completion_ticks: list of ints (frame ticks).
-  motion: {"start_ms", "end_ms"}: first movement to the last completion.
+  motion_span: {"start_ms", "end_ms"}: first movement to the last completion.
   expected: one utterance per repetition, in order: {"count" (1-based),
     "text", "normalized" (`normalize`), "accept" (normalized forms that count
     as correct), "start_ms", "end_ms" (target speech), "tick" (heard start
@@ -150,11 +152,16 @@ def say(speaker: str, text: str, voice: cache_lib.Voice, start_ms: int) -> Said:
               audio_end_ms=start_ms + math.ceil(len(spoken.audio) / per_ms))
 
 
+def ticks_for(ms: int, tick_ms: int) -> int:
+  """The fewest ticks that last `ms`."""
+  return -(-ms // tick_ms)
+
+
 def span(start_ms: float, end_ms: float, tick_ms: int) -> dict[str, int]:
   """{"start_ms", "end_ms", "start_tick", "end_tick" (exclusive)} of heard time [start, end)."""
   start_ms, end_ms = int(round(start_ms)), int(round(end_ms))
   return dict(start_ms=start_ms, end_ms=end_ms, start_tick=common.tick_of(start_ms, tick_ms),
-              end_tick=-(-end_ms // tick_ms))
+              end_tick=ticks_for(end_ms, tick_ms))
 
 
 def line_entry(said: Said, tick_ms: int) -> dict[str, Any]:
@@ -169,7 +176,8 @@ def utterance(said: Said, window_ticks: tuple[int, int], accept: Sequence[str],
   lo, hi = window_ticks
   tick = common.tick_of(said.start_ms, tick_ms)
   if not lo <= tick <= hi:
-    raise AssertionError(f"target tick {tick} of {said.line.text!r} is outside its window {lo}..{hi}")
+    raise AssertionError(f"target tick {tick} of {said.line.text!r} is outside its window "
+                         f"{lo}..{hi}")
   normalized = normalize(said.line.text)
   return dict(text=said.line.text, normalized=normalized,
               accept=sorted({normalized, *(normalize(a) for a in accept)}),
@@ -189,7 +197,7 @@ def reaction(evidence_tick: int, earliest_tick: int, tick_ms: int) -> tuple[int,
 
 def allowance(said: Said, window_ticks: tuple[int, int], tick_ms: int) -> tuple[int, int]:
   """Heard ticks [a, b) an utterance allowed to start within `window_ticks` may occupy."""
-  return window_ticks[0], window_ticks[1] + -(-said.clip_ms // tick_ms) + 1
+  return window_ticks[0], window_ticks[1] + ticks_for(said.clip_ms, tick_ms) + 1
 
 
 def silent_spans(allowances: Sequence[tuple[int, int]], n_ticks: int,
@@ -246,8 +254,9 @@ def open_episode(rng: np.random.Generator, text: str, voice: cache_lib.Voice,
                  acks: Sequence[str], tick_ms: int) -> Opening:
   """The request heard from 200-1000 ms; with probability 0.5 an ack 300-600 ms after it.
 
-  The scene's clock starts 300-1200 ms after the request's last word, and
-  at least 200 ms after the ack's end.
+  The ack's window for its heard start spans 200-800 ms after the request's
+  last word. The scene's clock starts 300-1200 ms after that word, and at
+  least 200 ms after the ack's end.
   """
   lead_ms, ack_delay_ms, gap_ms = (int(rng.integers(200, 1001)), int(rng.integers(300, 601)),
                                    int(rng.integers(300, 1201)))
@@ -258,8 +267,8 @@ def open_episode(rng: np.random.Generator, text: str, voice: cache_lib.Voice,
   scene_start_ms = request.end_ms + gap_ms
   if with_ack:
     ack = say("model", ack_text, common.ASSISTANT_VOICE, request.end_ms + ack_delay_ms)
-    end_tick = common.tick_of(request.end_ms, tick_ms)
-    ack_window = (end_tick + 1, end_tick + 4)
+    ack_window = (common.tick_of(request.end_ms + 200, tick_ms),
+                  common.tick_of(request.end_ms + 800, tick_ms))
     scene_start_ms = max(scene_start_ms, ack.audio_end_ms + 200)
   return Opening(request, ack, ack_window, scene_start_ms)
 
@@ -271,7 +280,7 @@ def scene_budget_s(opening: Opening, n_ticks: int, tick_ms: int, tail_ms: int) -
 
 def check_length(name: str, n_ticks: int, tick_ms: int, min_episode_ms: int) -> None:
   """ValueError naming the minimum when `n_ticks` is shorter than `min_episode_ms`."""
-  needed = -(-min_episode_ms // tick_ms)
+  needed = ticks_for(min_episode_ms, tick_ms)
   if n_ticks < needed:
     raise ValueError(f"{name} needs n_ticks >= {needed} ({min_episode_ms} ms at "
                      f"tick_ms={tick_ms}), got n_ticks={n_ticks}")
@@ -347,7 +356,7 @@ _ACKS = ("Okay.", "Sure.", "Counting.", "Okay, counting.", "Ready.")
 
 def min_ticks(tick_ms: int) -> int:
   """The fewest ticks in which every RepCount draw fits."""
-  return -(-MIN_EPISODE_MS // tick_ms)
+  return ticks_for(MIN_EPISODE_MS, tick_ms)
 
 
 def _count_text(k: int) -> str:
@@ -402,7 +411,7 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
       count=scene.n_reps,
       completion_ms=completion_ms,
       completion_ticks=list(scene.completion_ticks(tick_ms)),
-      motion=dict(start_ms=1000 * scene.start_s, end_ms=completion_ms[-1]),
+      motion_span=dict(start_ms=1000 * scene.start_s, end_ms=completion_ms[-1]),
       expected=expected,
       silent_spans=silent_spans(allowances, n_ticks, tick_ms),
       lines=[line_entry(request, tick_ms)],
