@@ -17,6 +17,9 @@ bits in all three cases (cache invariance) and whatever else is in the batch
 * Keys that are causally masked, outside the window, or at or beyond kv_len get
   probability exactly 0 (an explicit select, not exp(-inf)), and values at or
   beyond kv_len are zeroed, so whatever the buffer holds there cannot leak in.
+
+One program handles one (row, kv head, query tile): it loads each K/V split
+once and runs the online softmax for every query head of the GQA group on it.
 """
 
 import functools
@@ -138,51 +141,58 @@ def _visible(q_pos_bt, k_pos_s, kv_len_b, window):
 def _attention_kernel(tile0_ref, kv_len_ref, q_ref, k_ref, v_ref, o_ref, *,
                       block_q: int, block_kv: int, capacity: int,
                       window: int | None, scale: float, backend: str):
-  # q_ref, o_ref [block_q, Dp]; k_ref, v_ref [capacity, Dp] (one kv head).
+  # q_ref, o_ref [group, block_q, Dp]: the query heads sharing one kv head;
+  # k_ref, v_ref [capacity, Dp]: that kv head. Each split of K/V is loaded once
+  # and used by every head of the group; each head keeps its own online softmax
+  # on [block_q, block_kv] tiles, so a head's bits do not depend on the group.
+  group = q_ref.shape[0]
   b = pl.program_id(0)
   base = (tile0_ref[b] + pl.program_id(2)) * block_q  # absolute position of row 0
   kv_len = kv_len_ref[b]
-  q_qd = platform.pin(backend, q_ref[...])
+  q_gqd = platform.pin(backend, [q_ref[g] for g in range(group)])
   q_pos_q1 = base + jax.lax.broadcasted_iota(jnp.int32, (block_q, 1), 0)
   first = 0 if window is None else jnp.maximum(base - window + 1, 0) // block_kv
   last = (jnp.minimum(base + block_q, capacity) + block_kv - 1) // block_kv
-  precision = (jax.lax.Precision.HIGHEST if q_qd.dtype == jnp.float32
+  precision = (jax.lax.Precision.HIGHEST if q_ref.dtype == jnp.float32
                else jax.lax.Precision.DEFAULT)
 
   def split(j, carry):
-    m_q1, l_q1, acc_qd = carry
     start = pl.multiple_of(j * block_kv, block_kv)
     k_sd, v_sd = platform.pin(backend, (k_ref[pl.ds(start, block_kv), :],
                                         v_ref[pl.ds(start, block_kv), :]))
-    s_qs = jax.lax.dot_general(q_qd, k_sd, (((1,), (1,)), ((), ())),
-                               preferred_element_type=jnp.float32,
-                               precision=precision) * scale
     k_pos_1s = start + jax.lax.broadcasted_iota(jnp.int32, (1, block_kv), 1)
     visible_qs = (k_pos_1s <= q_pos_q1) & (k_pos_1s < kv_len)
     if window is not None:
       visible_qs &= k_pos_1s > q_pos_q1 - window
-    s_qs = jnp.where(visible_qs, s_qs, -jnp.inf)
-    m_new_q1 = jnp.maximum(m_q1, jnp.max(s_qs, axis=1, keepdims=True))
-    m_ref_q1 = jnp.where(m_new_q1 == -jnp.inf, 0.0, m_new_q1)
-    alpha_q1 = jnp.where(m_q1 == -jnp.inf, 0.0, jnp.exp(m_q1 - m_ref_q1))
-    p_qs = jnp.where(visible_qs, jnp.exp(s_qs - m_ref_q1), 0.0)
-    alpha_q1, p_qs = platform.pin(backend, (alpha_q1, p_qs))  # one exp per element
-    l_q1 = alpha_q1 * l_q1 + jnp.sum(p_qs, axis=1, keepdims=True)
     k_pos_s1 = start + jax.lax.broadcasted_iota(jnp.int32, (block_kv, 1), 0)
     v_sd = jnp.where(k_pos_s1 < kv_len, v_sd, jnp.zeros_like(v_sd))
-    pv_qd = jnp.dot(p_qs.astype(v_sd.dtype), v_sd, preferred_element_type=jnp.float32,
-                    precision=precision)
-    return m_new_q1, l_q1, alpha_q1 * acc_qd + pv_qd
+    new_carry = []
+    for q_qd, (m_q1, l_q1, acc_qd) in zip(q_gqd, carry):
+      s_qs = jax.lax.dot_general(q_qd, k_sd, (((1,), (1,)), ((), ())),
+                                 preferred_element_type=jnp.float32,
+                                 precision=precision) * scale
+      s_qs = jnp.where(visible_qs, s_qs, -jnp.inf)
+      m_new_q1 = jnp.maximum(m_q1, jnp.max(s_qs, axis=1, keepdims=True))
+      m_ref_q1 = jnp.where(m_new_q1 == -jnp.inf, 0.0, m_new_q1)
+      alpha_q1 = jnp.where(m_q1 == -jnp.inf, 0.0, jnp.exp(m_q1 - m_ref_q1))
+      p_qs = jnp.where(visible_qs, jnp.exp(s_qs - m_ref_q1), 0.0)
+      alpha_q1, p_qs = platform.pin(backend, (alpha_q1, p_qs))  # one exp per element
+      l_q1 = alpha_q1 * l_q1 + jnp.sum(p_qs, axis=1, keepdims=True)
+      pv_qd = jnp.dot(p_qs.astype(v_sd.dtype), v_sd, preferred_element_type=jnp.float32,
+                      precision=precision)
+      new_carry.append((m_new_q1, l_q1, alpha_q1 * acc_qd + pv_qd))
+    return new_carry
 
-  init = (jnp.full((block_q, 1), -jnp.inf, jnp.float32),
-          jnp.zeros((block_q, 1), jnp.float32),
-          jnp.zeros(q_qd.shape, jnp.float32))
-  _, l_q1, acc_qd = jax.lax.fori_loop(first, last, split, init)
-  o_qd = acc_qd / jnp.where(l_q1 > 0, l_q1, 1.0)
-  o_ref[...] = platform.pin(backend, o_qd.astype(o_ref.dtype))
+  init = [(jnp.full((block_q, 1), -jnp.inf, jnp.float32),
+           jnp.zeros((block_q, 1), jnp.float32),
+           jnp.zeros(q_qd.shape, jnp.float32)) for q_qd in q_gqd]
+  carry = jax.lax.fori_loop(first, last, split, init)
+  for g, (_, l_q1, acc_qd) in enumerate(carry):
+    o_qd = acc_qd / jnp.where(l_q1 > 0, l_q1, 1.0)
+    o_ref[g] = platform.pin(backend, o_qd.astype(o_ref.dtype))
 
 
-def _kv_layout(k, v, capacity, dp, group, backend):
+def _kv_layout(k, v, capacity, dp, backend):
   """K/V as kernel operands, and the BlockSpec giving one kv head's [capacity, Dp].
 
   Where the block's last dim may be one head's slice of the heads*dim axis
@@ -197,19 +207,19 @@ def _kv_layout(k, v, capacity, dp, group, backend):
     def head_slices(x):
       x = platform.pad_axis(platform.pad_axis(x, 1, capacity), 3, dp)
       return x.reshape(b, capacity, hkv * dp)
-    spec = pl.BlockSpec((pl.squeezed, capacity, dp), lambda i, h, t: (i, 0, h // group))
+    spec = pl.BlockSpec((pl.squeezed, capacity, dp), lambda i, h, t: (i, 0, h))
     return head_slices(k), head_slices(v), spec
 
   def head_major(x):
     return platform.pad_axis(platform.pad_axis(jnp.swapaxes(x, 1, 2), 2, capacity), 3, dp)
-  spec = pl.BlockSpec((pl.squeezed, pl.squeezed, capacity, dp),
-                      lambda i, h, t: (i, h // group, 0, 0))
+  spec = pl.BlockSpec((pl.squeezed, pl.squeezed, capacity, dp), lambda i, h, t: (i, h, 0, 0))
   return head_major(k), head_major(v), spec
 
 
 def _attention_pallas(q, k, v, q_start, kv_len, *, window, backend, blocks):
   b, tq, hq, d = q.shape
-  s, group = k.shape[1], hq // k.shape[2]
+  s, hkv = k.shape[1], k.shape[2]
+  group = hq // hkv
   bq, bkv = blocks.attention_q, blocks.attention_kv
   dp = platform.head_dim(d, backend)
   n_tiles = -(-(tq + bq - 1) // bq)  # enough tiles for any offset q_start % bq
@@ -221,24 +231,28 @@ def _attention_pallas(q, k, v, q_start, kv_len, *, window, backend, blocks):
   slots = jnp.zeros((hq, n_tiles * bq, dp), q.dtype)
   q_bhtd = jax.vmap(lambda q_htd, off: jax.lax.dynamic_update_slice(
       slots, q_htd, (0, off, 0)))(q_bhtd, offset_b)
-  k_kv, v_kv, kv_spec = _kv_layout(k, v, capacity, dp, group, backend)
+  k_kv, v_kv, kv_spec = _kv_layout(k, v, capacity, dp, backend)
   nb = platform.next_power_of_two(b)
   tile0_b = platform.pad_axis(q_start // bq, 0, nb)
   kv_len_b = platform.pad_axis(kv_len, 0, nb)
 
+  # Grid over kv heads; head h of q is head h % group of kv head h // group.
+  q_bkgtd = q_bhtd.reshape(b, hkv, group, n_tiles * bq, dp)
   scalar = platform.scalar_spec(backend)
-  q_spec = pl.BlockSpec((pl.squeezed, pl.squeezed, bq, dp), lambda i, h, t: (i, h, t, 0))
+  q_spec = pl.BlockSpec((pl.squeezed, pl.squeezed, group, bq, dp),
+                        lambda i, h, t: (i, h, 0, t, 0))
   kernel = functools.partial(_attention_kernel, block_q=bq, block_kv=bkv, capacity=capacity,
                              window=window, scale=1.0 / math.sqrt(d), backend=backend)
-  o_bhtd = pl.pallas_call(
+  o_bkgtd = pl.pallas_call(
       kernel,
-      out_shape=jax.ShapeDtypeStruct(q_bhtd.shape, q.dtype),
-      grid=(b, hq, n_tiles),
+      out_shape=jax.ShapeDtypeStruct(q_bkgtd.shape, q.dtype),
+      grid=(b, hkv, n_tiles),
       in_specs=[scalar, scalar, q_spec, kv_spec, kv_spec],
       out_specs=q_spec,
       name="invariant_attention",
       **platform.call_options(backend, grid_rank=3),
-  )(tile0_b, kv_len_b, q_bhtd, k_kv, v_kv)
+  )(tile0_b, kv_len_b, q_bkgtd, k_kv, v_kv)
+  o_bhtd = o_bkgtd.reshape(q_bhtd.shape)
   o_bhtd = jax.vmap(lambda o_htd, off: jax.lax.dynamic_slice(
       o_htd, (0, off, 0), (hq, tq, dp)))(o_bhtd, offset_b)
   return jnp.swapaxes(o_bhtd[..., :d], 1, 2)
