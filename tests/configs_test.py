@@ -11,6 +11,7 @@ from absl.testing import absltest
 import ml_collections
 from ml_collections import config_flags
 
+from data_pipelines import pipeline
 from data_pipelines import stream
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,6 +43,8 @@ class ConfigFilesTest(absltest.TestCase):
           self.assertIn(variant, module.__doc__)
           if "stream" in config:
             stream.TickLayout.from_config(config.stream)
+          if "data" in config:
+            pipeline.DataSpec.from_config(config.data)
       with self.assertRaisesRegex(ValueError, "unknown variant"):
         module.get_config("no_such_variant")
 

@@ -58,11 +58,11 @@ class DemoTest(absltest.TestCase):
     workdir = self.create_tempdir().full_path
     result = subprocess.run(
         [sys.executable, "-m", "experiments.demo",
-         "--config=experiments/configs/interaction.py:tiny", "--config.stream.text_out_tokens=6",
+         "--config=experiments/configs/interaction.py:tiny", "--config.stream.text_out_tokens=7",
          f"--workdir={workdir}", "--text=Hi."],
         cwd=_REPO, capture_output=True, text=True, timeout=120, check=False)
     self.assertEqual(result.returncode, 0, msg=result.stderr[-2000:])
-    self.assertIn("text_out   x6", result.stdout)
+    self.assertIn("text_out   x7", result.stdout)
     self.assertTrue(os.path.exists(os.path.join(workdir, "stream.png")))
 
   def test_show_cli(self):

@@ -10,7 +10,8 @@ import importlib
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios.common import Family
 
-_FAMILY_MODULES: tuple[str, ...] = ()
+_FAMILY_MODULES = ("timespeak", "cuespeak", "turntaking", "delegation", "repcount",
+                   "proactive_qa", "charades")
 
 FAMILIES: dict[str, Family] = {}
 for _module in _FAMILY_MODULES:

@@ -2,13 +2,18 @@
 
 Variants (`get_config(arg)`):
   tiny   runs on a laptop CPU in minutes: 2 mel frames per audio token and one
-         40×40 video patch per tick (26 positions per tick).
+         40×40 video patch per tick (28 positions per tick), 15 s episodes.
   small  one mel frame per audio token, an 80×80 frame (4 patches) per tick,
-         wider text slots (49 positions per tick).
+         wider text slots (53 positions per tick), 30 s episodes.
+
+Text out has 6 (tiny) or 8 (small) byte slots per tick, 30–40 bytes/s: the
+assistant voice speaks 16–19 bytes/s, so its aligned text keeps up with it.
 
 Launch (flags override any field):
   python -m experiments.demo --config=experiments/configs/interaction.py:tiny \
       --workdir=runs/demo --config.stream.text_out_tokens=8 --config.seed=1
+  python -m data_pipelines.render --config=experiments/configs/interaction.py:tiny \
+      --family=timespeak --index=3 --config.data.families.charades=0
 """
 
 import ml_collections
@@ -17,10 +22,17 @@ VARIANTS = ("tiny", "small")
 
 _STREAM = {
     "tiny": dict(frames_per_audio_token=2, video_height=40, video_width=40,
-                 text_in_tokens=4, bg_in_tokens=4, text_out_tokens=4),
+                 text_in_tokens=4, bg_in_tokens=4, text_out_tokens=6),
     "small": dict(frames_per_audio_token=1, video_height=80, video_width=80,
-                  text_in_tokens=8, bg_in_tokens=8, text_out_tokens=4),
+                  text_in_tokens=8, bg_in_tokens=8, text_out_tokens=8),
 }
+
+# Scenario family -> mixing weight (data_pipelines.scenarios.FAMILIES).
+_FAMILY_WEIGHTS = (("timespeak", 1.0), ("cuespeak", 1.0), ("turntaking", 2.0),
+                   ("delegation", 1.0), ("repcount", 1.0), ("proactive_qa", 1.0),
+                   ("charades", 1.0))
+_N_TICKS = {"tiny": 75, "small": 150}  # 15 s and 30 s episodes.
+_BATCH_SIZE = {"tiny": 4, "small": 16}
 
 
 def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
@@ -36,6 +48,12 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
   config.stream.mel = ml_collections.ConfigDict(dict(
       sample_rate=16000, n_mels=80, fmin=80.0, fmax=7600.0, window_ms=50.0, hop_ms=25.0,
       n_fft=1024, log_floor=1e-10))
+
+  # data_pipelines.pipeline.DataSpec: which scenario families, how long, how many.
+  config.data = ml_collections.ConfigDict(dict(
+      families=ml_collections.ConfigDict(dict(_FAMILY_WEIGHTS)),
+      n_ticks=_N_TICKS[arg], batch_size=_BATCH_SIZE[arg], episodes_per_epoch=2000, seed=0,
+      cache_dir=ml_collections.config_dict.placeholder(str), prefetch_threads=2))
 
   # data_pipelines.speech.synthesize options for the demo's spoken prompt.
   config.speech = ml_collections.ConfigDict(dict(voice="en-us", rate=175, pitch=50))
