@@ -4,12 +4,13 @@ r"""How fast the data suite makes episodes and batches (a benchmark, not a test)
       [--episodes=8] [--batches=4]
 
 Prints a table: per family, episodes/s with a cold speech cache (a fresh temp
-directory: every utterance is synthesized) and a warm one (the same episodes
-again: every utterance read from disk); then batches/s and positions/s of the
+$MICROTURN_CACHE: every utterance is synthesized) and a warm one (the same
+episodes again: every utterance read from disk); then batches/s and positions/s of the
 full mixed pipeline with a warm cache, with the configured prefetch threads.
 """
 
-import dataclasses
+import os
+import shutil
 import tempfile
 import time
 
@@ -40,9 +41,11 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   config = _CONFIG.value
   layout = stream.TickLayout.from_config(config.stream)
-  with tempfile.TemporaryDirectory() as cache_dir:
-    spec = dataclasses.replace(pipeline.DataSpec.from_config(config.data), cache_dir=cache_dir)
-    cache = speech_cache.SpeechCache(cache_dir)
+  spec = pipeline.DataSpec.from_config(config.data)
+  cache_root = tempfile.mkdtemp(prefix="microturn_bench_")
+  os.environ["MICROTURN_CACHE"] = cache_root  # Planning and rendering both start cold.
+  try:
+    cache = speech_cache.SpeechCache()
     print(f"{spec.n_ticks} ticks x {layout.tick_len} positions per episode, "
           f"{_EPISODES.value} episodes per family and cache state")
     print(f"{'family':<14} {'cold ep/s':>10} {'warm ep/s':>10}")
@@ -59,6 +62,9 @@ def main(argv):
     positions = spec.batch_size * spec.n_ticks * layout.tick_len
     print(f"mixed pipeline: {1 / seconds:.2f} batches/s of {spec.batch_size} episodes "
           f"= {positions / seconds:,.0f} positions/s ({spec.prefetch_threads} threads)")
+    iterator.close()
+  finally:
+    shutil.rmtree(cache_root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ class DataSpec:
 
   families: family name → mixing weight (weights need not sum to 1).
   n_ticks: ticks per episode (every example has n_ticks × tick_len positions).
+  Synthesized speech is cached in `speech_cache.default_directory()`
+  ($MICROTURN_CACHE/speech), shared by the families' planning and rendering.
   episodes_per_epoch: episodes in one epoch, all families together.
   """
   families: Mapping[str, float]
@@ -47,7 +49,6 @@ class DataSpec:
   batch_size: int
   episodes_per_epoch: int = 1000
   seed: int = 0
-  cache_dir: str | None = None
   prefetch_threads: int = 2
 
   def __post_init__(self):
@@ -157,7 +158,7 @@ def make_dataset(spec: DataSpec, layout: stream.TickLayout, split: str = "train"
     raise ValueError(f"process_index {process_index} is not in [0, {process_count})")
   schedule = mixing_schedule(spec.families, spec.episodes_per_epoch)
   build = functools.partial(build_episode, split=split, seed=spec.seed, n_ticks=spec.n_ticks,
-                            layout=layout, cache=speech_cache.SpeechCache(spec.cache_dir))
+                            layout=layout, cache=speech_cache.SpeechCache())
   epoch = grain.MapDataset.range(spec.episodes_per_epoch).map(
       lambda slot: to_example(build(*schedule[slot])))
   shuffled = epoch.seed(spec.seed).shuffle().repeat(num_epochs)

@@ -36,7 +36,7 @@ def main(argv):
   layout = stream.TickLayout.from_config(config.stream)
   ep = pipeline.build_episode(_FAMILY.value, _INDEX.value, split=_SPLIT.value,
                               seed=config.data.seed, n_ticks=config.data.n_ticks, layout=layout,
-                              cache=speech_cache.SpeechCache(config.data.cache_dir))
+                              cache=speech_cache.SpeechCache())
   os.makedirs(_OUT.value, exist_ok=True)
   stem = os.path.join(_OUT.value, f"{_FAMILY.value}_{_SPLIT.value}_{_INDEX.value}")
   episode_view.plot_episode(ep, stem + ".png")

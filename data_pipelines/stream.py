@@ -20,6 +20,7 @@ background slots hold byte tokens (data_pipelines.text), right-padded with <pad>
 from collections.abc import Sequence
 import dataclasses
 import enum
+import functools
 
 import numpy as np
 
@@ -165,53 +166,51 @@ class TickLayout:
 
   # Sizes -----------------------------------------------------------------
 
-  @property
+  @functools.cached_property
   def frames_per_tick(self) -> int:
     return self.mel.frames_per(self.tick_ms)
 
-  @property
+  @functools.cached_property
   def samples_per_tick(self) -> int:
     return self.frames_per_tick * self.mel.hop_length
 
-  @property
+  @functools.cached_property
   def n_audio_tokens(self) -> int:
     """Audio tokens per tick, the same for user audio, self audio and audio out."""
     return self.frames_per_tick // self.frames_per_audio_token
 
-  @property
+  @functools.cached_property
   def n_video_tokens(self) -> int:
     if not self.video_height:
       return 0
     rows, cols = video_lib.patch_grid(self.video_height, self.video_width)
     return rows * cols
 
+  @functools.cached_property
+  def _counts(self) -> tuple[int, ...]:
+    """Positions per Slot kind, in Slot order."""
+    audio = self.n_audio_tokens
+    return (1, audio, audio, self.n_video_tokens, self.text_in_tokens, self.bg_in_tokens,
+            self.text_out_tokens, audio)
+
   def count(self, kind: Slot) -> int:
     """Number of positions of `kind` in one tick."""
-    return {
-        Slot.TICK: 1,
-        Slot.USER_AUDIO: self.n_audio_tokens,
-        Slot.SELF_AUDIO: self.n_audio_tokens,
-        Slot.VIDEO: self.n_video_tokens,
-        Slot.TEXT_IN: self.text_in_tokens,
-        Slot.BG_IN: self.bg_in_tokens,
-        Slot.TEXT_OUT: self.text_out_tokens,
-        Slot.AUDIO_OUT: self.n_audio_tokens,
-    }[Slot(kind)]
+    return self._counts[Slot(kind)]
 
   def offset(self, kind: Slot) -> int:
     """Position of the first `kind` slot within a tick."""
-    return sum(self.count(k) for k in Slot if k < kind)
+    return sum(self._counts[:Slot(kind)])
 
   def span(self, kind: Slot) -> slice:
     """The positions of `kind` within a tick, as a slice."""
     start = self.offset(kind)
     return slice(start, start + self.count(kind))
 
-  @property
+  @functools.cached_property
   def tick_len(self) -> int:
-    return sum(self.count(k) for k in Slot)
+    return sum(self._counts)
 
-  @property
+  @functools.cached_property
   def input_len(self) -> int:
     """Positions of the input part (prefilled in one step by the sampler)."""
     return sum(self.count(k) for k in INPUT_SLOTS)
@@ -220,15 +219,19 @@ class TickLayout:
   def output_len(self) -> int:
     return self.tick_len - self.input_len
 
-  @property
+  @functools.cached_property
   def slot_kinds(self) -> np.ndarray:
-    """int32 `[tick_len]`: the Slot of each position in a tick."""
-    return np.repeat(np.arange(len(Slot), dtype=np.int32), [self.count(k) for k in Slot])
+    """int32 `[tick_len]` (read-only): the Slot of each position in a tick."""
+    kinds = np.repeat(np.arange(len(Slot), dtype=np.int32), self._counts)
+    kinds.setflags(write=False)
+    return kinds
 
-  @property
+  @functools.cached_property
   def slot_index(self) -> np.ndarray:
-    """int32 `[tick_len]`: each position's index among the slots of its kind."""
-    return np.concatenate([np.arange(self.count(k), dtype=np.int32) for k in Slot])
+    """int32 `[tick_len]` (read-only): each position's index among its kind's slots."""
+    index = np.concatenate([np.arange(n, dtype=np.int32) for n in self._counts])
+    index.setflags(write=False)
+    return index
 
   def describe(self) -> str:
     """One line per slot kind: count and positions, for logs and the README."""

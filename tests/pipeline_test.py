@@ -2,8 +2,6 @@
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
-import os
-
 from absl.testing import absltest
 import grain
 import numpy as np
@@ -12,6 +10,7 @@ import orbax.checkpoint as ocp
 from data_pipelines import episode
 from data_pipelines import pipeline
 from data_pipelines import scenarios
+from data_pipelines import speech_cache
 from data_pipelines import stream
 from data_pipelines import text
 from data_pipelines.scenarios import common
@@ -49,8 +48,7 @@ def tearDownModule():
 
 def _spec(**overrides):
   values = dict(families={"count_a": 1.0, "count_b": 2.0}, n_ticks=24, batch_size=3,
-                episodes_per_epoch=6, seed=0,
-                cache_dir=os.path.join(absltest.get_default_test_tmpdir(), "speech"))
+                episodes_per_epoch=6, seed=0)
   values.update(overrides)
   return pipeline.DataSpec(**values)
 
@@ -70,9 +68,8 @@ def _assert_batches_equal(test, left, right):
 class ExampleTest(absltest.TestCase):
 
   def test_fixed_length_example_with_targets_and_masks(self):
-    spec = _spec()
     ep = pipeline.build_episode("count_a", 0, split="train", seed=0, n_ticks=24, layout=LAYOUT,
-                                cache=pipeline.speech_cache.SpeechCache(spec.cache_dir))
+                                cache=speech_cache.SpeechCache())
     example = pipeline.to_example(ep)
     length = 24 * LAYOUT.tick_len
     for key in ("tokens", "present", "text_targets", "text_loss_mask", "flow_loss_mask"):
@@ -87,8 +84,7 @@ class ExampleTest(absltest.TestCase):
     self.assertTrue(np.all(kinds[example["flow_loss_mask"]] == Slot.AUDIO_OUT))
 
   def test_same_index_same_bytes_and_splits_differ(self):
-    spec = _spec()
-    cache = pipeline.speech_cache.SpeechCache(spec.cache_dir)
+    cache = speech_cache.SpeechCache()
     build = lambda split, index: pipeline.to_example(pipeline.build_episode(
         "count_a", index, split=split, seed=0, n_ticks=24, layout=LAYOUT, cache=cache))
     _assert_batches_equal(self, [build("train", 3)], [build("train", 3)])
@@ -132,7 +128,7 @@ class DatasetTest(absltest.TestCase):
   def test_mixing_weights(self):
     spec = _spec(families={"count_a": 1.0, "count_b": 3.0}, batch_size=1, episodes_per_epoch=20)
     iterator = iter(pipeline.make_dataset(spec, LAYOUT, num_epochs=1))
-    cache = pipeline.speech_cache.SpeechCache(spec.cache_dir)
+    cache = speech_cache.SpeechCache()
     b_examples = {pipeline.to_example(pipeline.build_episode(
         "count_b", i, split="train", seed=0, n_ticks=24, layout=LAYOUT,
         cache=cache))["user_audio"].tobytes() for i in range(30)}

@@ -53,7 +53,7 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
   config.data = ml_collections.ConfigDict(dict(
       families=ml_collections.ConfigDict(dict(_FAMILY_WEIGHTS)),
       n_ticks=_N_TICKS[arg], batch_size=_BATCH_SIZE[arg], episodes_per_epoch=2000, seed=0,
-      cache_dir=ml_collections.config_dict.placeholder(str), prefetch_threads=2))
+      prefetch_threads=2))
 
   # data_pipelines.speech.synthesize options for the demo's spoken prompt.
   config.speech = ml_collections.ConfigDict(dict(voice="en-us", rate=175, pitch=50))
