@@ -3,6 +3,8 @@
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
 import os
+import subprocess
+import sys
 
 from absl.testing import absltest
 import numpy as np
@@ -16,6 +18,7 @@ from data_pipelines import stream
 from data_pipelines.scenarios import common
 from data_pipelines.stream import Slot
 
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAYOUT = stream.TickLayout(frames_per_audio_token=2, video_height=40, video_width=40,
                            text_in_tokens=4, bg_in_tokens=4)
 
@@ -60,6 +63,27 @@ class EpisodeViewTest(absltest.TestCase):
     self.assertEqual(stereo.shape, (len(self.ep.mic), 2))
     np.testing.assert_allclose(stereo[:, 0], self.ep.mic, atol=1 / 32767)
     np.testing.assert_allclose(stereo[:, 1], self.ep.model_audio, atol=1 / 32767)
+
+
+class RenderCliTest(absltest.TestCase):
+
+  def _run(self, *flags):
+    return subprocess.run([sys.executable, "-m", "data_pipelines.render", *flags],
+                          cwd=_REPO, capture_output=True, text=True, timeout=300, check=False)
+
+  def test_renders_a_family_episode(self):
+    out = self.create_tempdir().full_path
+    result = self._run("--family=delegation", "--index=2", "--split=heldout", f"--out={out}")
+    self.assertEqual(result.returncode, 0, msg=result.stderr[-2000:])
+    self.assertTrue(os.path.exists(os.path.join(out, "delegation_heldout_2.png")))
+    stereo, rate = soundfile.read(os.path.join(out, "delegation_heldout_2_stereo.wav"))
+    self.assertEqual((rate, stereo.shape[1]), (16000, 2))
+    self.assertIn('"delegations"', result.stdout)
+
+  def test_unknown_family_is_a_clear_error(self):
+    result = self._run("--family=nope", f"--out={self.create_tempdir().full_path}")
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn("unknown scenario family 'nope'", result.stderr)
 
 
 if __name__ == "__main__":
