@@ -246,7 +246,7 @@ class TimeSpeakTest(parameterized.TestCase):
   @parameterized.parameters("train", "heldout")
   def test_every_draw_fits_the_minimum(self, split):
     n_ticks = timespeak.min_ticks(200)
-    self.assertEqual(n_ticks, 70)
+    self.assertEqual(n_ticks, 75)
     subtasks = set()
     for seed in range(100, 115):
       s = script(seed, split, n_ticks)
@@ -255,7 +255,7 @@ class TimeSpeakTest(parameterized.TestCase):
     self.assertGreaterEqual(len(subtasks), 3)
 
   def test_too_short(self):
-    with self.assertRaisesRegex(ValueError, r"timespeak needs n_ticks >= 70 .*got n_ticks=40"):
+    with self.assertRaisesRegex(ValueError, r"timespeak needs n_ticks >= 75 .*got n_ticks=40"):
       script(0, n_ticks=40)
 
   def test_unknown_split(self):

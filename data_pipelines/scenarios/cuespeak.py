@@ -13,7 +13,7 @@ Three rules, chosen uniformly per episode:
   dog → woof, ...). Distractors: near misses ("bandana", "snow" for "now")
   and other ordinary nouns.
 - "category": "Every time I mention a colour, say colour." (colours, animals,
-  fruits). Distractors: words of no category member (other nouns, or
+  fruits). Distractors: words outside the category (other nouns, or
   adjectives such as "striped" in colour slots).
 
 Foreign words are spoken natively: the sentence is cut at the word into
@@ -29,7 +29,10 @@ Timing of the target (all times as *heard*; tick t is [t, t + 1) * tick_ms):
   ("Got it.") is heard 300-600 ms later; it is target speech but *not
   required* (`truth["ack"]["required"] is False`; window as in `timespeak`).
   The user starts talking 700-1500 ms after t0.
-- A cue heard in ticks [tick(cue start), tick(cue end)] is answered from the
+- Cue words in the instruction itself get no response (they are in a silent
+  span).
+- A cue heard in ticks [tick(cue start), tick(cue end)] (tick(cue end) holds
+  the word's last millisecond: the cue span's end_tick) is answered from the
   start of the next tick, `(tick(cue end) + 1) * tick_ms`: the earliest time
   a causal model can speak after hearing the whole word (its output of tick
   tick(cue end) plays in the next tick). The user does not pause for it.
@@ -223,7 +226,6 @@ _SENTENCES = {
 }
 
 _ACKS = ("Okay.", "Got it.", "Sure, go ahead.", "Ready.", "Okay, I'm listening.")
-_SENTENCES_DRAWN = 16  # More than ever fit; placement stops at the first that does not.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -354,12 +356,13 @@ def _place(sentence: _Sentence, voice: cache_lib.Voice, start_ms: int) -> _Place
 
 
 def _draw_sentences(rng: np.random.Generator, split: str, rule: _Rule,
-                    foreign: cache_lib.Voice | None) -> list[_Sentence]:
-  """The sentences the user would say, in order; a cue comes first or second.
+                    foreign: cache_lib.Voice | None, count: int) -> list[_Sentence]:
+  """`count` sentences the user would say, in order; a cue comes first or second.
 
-  No template or slot word follows itself.
+  Sentences are 45% cues, 40% distractors, 15% fillers; no template or slot
+  word follows itself.
   """
-  kinds = [str(k) for k in rng.choice(["cue", "distractor", "filler"], size=_SENTENCES_DRAWN,
+  kinds = [str(k) for k in rng.choice(["cue", "distractor", "filler"], size=count,
                                       p=[0.45, 0.4, 0.15])]
   kinds[:2] = ["cue", "distractor"] if rng.random() < 0.6 else ["distractor", "cue"]
   templates = _SENTENCES[split]
@@ -431,7 +434,8 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
                                     int(rng.integers(700, 1501)))
   ack_text = common.choose(rng, _ACKS)
   foreign = _foreign_voice(rng, split, rule.spec["voice"], voice) if "voice" in rule.spec else None
-  sentences = _draw_sentences(rng, split, rule, foreign)
+  # More sentences than fit (each lasts over 1.5 s); placement stops at the first that does not.
+  sentences = _draw_sentences(rng, split, rule, foreign, 2 + n_ticks * tick_ms // 1500)
   gaps = [int(g) for g in rng.integers(150, 451, size=len(sentences))]
 
   instruction = timespeak.say("user", rule.instruction, voice, lead_ms)
@@ -456,7 +460,7 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
     if item is None:
       continue
     word = dict(**span(placed.word.start_ms, placed.word.end_ms, tick_ms), word=placed.word.text,
-                language=item.language.split("+")[0] if item.language else "en")
+                language=item.language or "en")
     if item.kind != "cue":
       distractors.append(dict(word, kind=item.kind))
       continue

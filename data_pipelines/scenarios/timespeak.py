@@ -94,7 +94,7 @@ from data_pipelines.scenarios.turntaking import span
 
 NAME = "timespeak"
 SUBTASKS = ("periodic", "timer", "countdown", "count_up")
-MIN_EPISODE_MS = 14_000  # 70 ticks of 200 ms.
+MIN_EPISODE_MS = 15_000  # 75 ticks of 200 ms.
 _T = TypeVar("_T")
 
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
@@ -190,10 +190,10 @@ def utterance(said: Said, role: str, accept: Sequence[str], window_ticks: tuple[
 
 
 def allowance(said: Said, window_ticks: tuple[int, int], tick_ms: int) -> tuple[int, int]:
-  """Ticks [a, b) in which an utterance allowed to start within `window_ticks` may be heard.
+  """Ticks [a, b) in which the utterance may be heard if it starts anywhere in its window.
 
-  b - 1 = window hi + ceil(clip / tick_ms): a start in tick hi + clip spills at
-  most that far, and the extra tick leaves room for the text queue to drain.
+  a = window lo; b - 1 = window hi + ceil(clip / tick_ms), the last tick that a
+  start in tick hi reaches with the utterance's clip.
   """
   return window_ticks[0], window_ticks[1] + -(-said.clip_ms // tick_ms) + 1
 
@@ -258,7 +258,7 @@ _STOP_WORDS = ("stop", "enough")
 _STOPS = {
     "stop": {"train": ("Stop.", "Okay, stop.", "Stop now.", "You can stop."),
              "heldout": ("Alright, stop.", "Stop, please.", "Stop it there.")},
-    "enough": {"train": ("Enough.", "Okay, enough.", "Enough, thanks."),
+    "enough": {"train": ("Enough.", "Okay, enough.", "Enough already."),
                "heldout": ("That's enough.", "Enough now.", "Alright, enough.")},
 }
 
