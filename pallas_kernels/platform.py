@@ -56,7 +56,11 @@ def call_options(backend: str, grid_rank: int) -> dict:
 
 
 def scalar_spec(backend: str) -> pl.BlockSpec:
-  """BlockSpec for a small whole int32 vector read with scalar loads."""
+  """BlockSpec for a small whole int32 vector read with scalar loads.
+
+  SMEM on TPU; elsewhere the whole array. Callers pad its length to a power of
+  two (Triton).
+  """
   if backend == "tpu":
     return pl.BlockSpec(memory_space=pltpu.SMEM)
   return pl.no_block_spec
