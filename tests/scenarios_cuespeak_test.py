@@ -22,7 +22,7 @@ from data_pipelines import stream
 from data_pipelines import text
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import cuespeak
-from data_pipelines.scenarios import timespeak
+from data_pipelines.scenarios import planning
 
 TINY = stream.TickLayout(frames_per_audio_token=2, text_in_tokens=4, bg_in_tokens=4,
                          text_out_tokens=4)
@@ -75,7 +75,7 @@ def rms(track: np.ndarray, start_ms: int, end_ms: int) -> float:
 
 def slot_words() -> set[str]:
   """Every slot word of the module's tables (cues, members, near misses, distractors)."""
-  words = {timespeak.number_word(n) for n in range(21)}
+  words = {planning.number_word(n) for n in range(21)}
   for _, numbers, others in cuespeak._LANGUAGES.values():
     words.update(numbers + others)
   for cue, response, _, near in cuespeak._WORD_RULES:
@@ -192,7 +192,7 @@ class CueSpeakTest(parameterized.TestCase):
             self.assertEqual(cue["language"], spec["voice"])
             _, numbers, _ = cuespeak._LANGUAGES[spec["language"]]
             n = numbers.index(cue["word"]) + 2
-            self.assertEqual(response["normalized"], timespeak.number_word(n))
+            self.assertEqual(response["normalized"], planning.number_word(n))
             self.assertIn(str(n), response["accept"])
           elif truth["rule"] == "word":
             self.assertEqual((cue["word"], response["normalized"]), (spec["cue"], spec["response"]))

@@ -22,7 +22,7 @@ from data_pipelines import text
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import delegation
 from data_pipelines.scenarios import knowledge
-from data_pipelines.scenarios import turntaking
+from data_pipelines.scenarios import planning
 from data_pipelines.stream import Slot
 
 TINY = stream.TickLayout(frames_per_audio_token=2, text_in_tokens=4, bg_in_tokens=4,
@@ -182,7 +182,7 @@ class DelegationTest(parameterized.TestCase):
 
         # The answer says the right value.
         value = d["answer_value_normalized"]
-        self.assertEqual(value, turntaking.normalize(d["answer_value"]))
+        self.assertEqual(value, planning.normalize(d["answer_value"]))
         self.assertIn(" " + value + " ", " " + answer["normalized"] + " ")
         if kind == "arithmetic":
           a, op, b, r = re.fullmatch(r"(\d+)([*+/-])(\d+)=(\d+)", background["text"]).groups()

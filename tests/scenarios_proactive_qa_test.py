@@ -22,6 +22,7 @@ from data_pipelines import stream
 from data_pipelines import text
 from data_pipelines import video
 from data_pipelines.scenarios import common
+from data_pipelines.scenarios import planning
 from data_pipelines.scenarios import proactive_qa
 from data_pipelines.stream import Slot
 
@@ -158,7 +159,7 @@ class ProactiveQATest(parameterized.TestCase):
     # Before the reveal starts the model says at most its ack; then the answer.
     model_words = [w for w in ep.words if w.speaker == "model"]
     early = [w.text for w in model_words if w.start_ms < truth["no_answer_before"]["ms"]]
-    self.assertEqual(proactive_qa.shared.normalize(" ".join(early)),
+    self.assertEqual(planning.normalize_numbers(" ".join(early)),
                      truth["ack"]["normalized"] if truth["ack"] else "")
     self.assertEqual(model_words[len(early)].start_ms, answer["start_ms"])
     self.assertEqual([m["label"] for m in truth["marks"]],
@@ -169,11 +170,11 @@ class ProactiveQATest(parameterized.TestCase):
       truth = make(seed).truth
       scene = make(seed).scene
       accept = truth["answer"]["accept"]
-      self.assertIn(proactive_qa.shared.normalize(truth["expected"][0]["text"]), accept)
+      self.assertIn(planning.normalize_numbers(truth["expected"][0]["text"]), accept)
       if truth["kind"] == "count":
         n = len(scene.positions)
         self.assertEqual(truth["answer"]["text"], scenes.NUMBER_WORDS[n])
-        self.assertIn(proactive_qa.shared.normalize(str(n)), accept)
+        self.assertIn(planning.normalize_numbers(str(n)), accept)
       for other in scenes.COLOURS if truth["kind"] == "colour" else scenes.SHAPES:
         if other != truth["answer"]["text"] and truth["kind"] != "count":
           self.assertNotIn(other, accept)

@@ -23,6 +23,7 @@ from data_pipelines import stream
 from data_pipelines import text
 from data_pipelines import video
 from data_pipelines.scenarios import common
+from data_pipelines.scenarios import planning
 from data_pipelines.scenarios import repcount
 from data_pipelines.stream import Slot
 
@@ -128,7 +129,7 @@ class RepCountTest(parameterized.TestCase):
     chunks = text_out(ep)
     for k, u in enumerate(truth["expected"], start=1):
       c = truth["completion_ticks"][k - 1]
-      self.assertEqual((u["count"], u["text"]), (k, repcount.number_word(k).capitalize() + "."))
+      self.assertEqual((u["count"], u["text"]), (k, planning.number_word(k).capitalize() + "."))
       self.assertEqual((u["tick"], u["window_ticks"]), (c + 1, [c, c + 3]))
       self.assertEqual(scenes.tick_of(u["evidence_ms"] / 1000, TICK_MS), c)
       # Its text goes out in the tick before it is heard, and it is heard from then.
@@ -143,8 +144,8 @@ class RepCountTest(parameterized.TestCase):
     model_words = [w for w in ep.words if w.speaker == "model"]
     for before, after in zip(model_words, model_words[1:]):
       self.assertLessEqual(before.end_ms, after.start_ms)
-    self.assertEqual(repcount.normalize(model_words[-1].text),
-                     repcount.number_word(truth["count"]))
+    self.assertEqual(planning.normalize_numbers(model_words[-1].text),
+                     planning.number_word(truth["count"]))
     # Silent spans: no model audio, and <silence> in the text-out of the tick before.
     quiet = [t for s in truth["silent_spans"] for t in range(s["start_tick"], s["end_tick"])]
     self.assertNotEmpty(quiet)
@@ -210,9 +211,9 @@ class RepCountTest(parameterized.TestCase):
       self.assertEqual(u["start_ms"], u["tick"] * 100)
 
   def test_normalize(self):
-    self.assertEqual(repcount.normalize("3 Circles!"), "three circles")
-    self.assertEqual(repcount.normalize("It's  RED."), "it's red")
-    self.assertEqual(repcount.normalize("Twenty-1"), "twenty one")
+    self.assertEqual(planning.normalize_numbers("3 Circles!"), "three circles")
+    self.assertEqual(planning.normalize_numbers("It's  RED."), "it's red")
+    self.assertEqual(planning.normalize_numbers("Twenty-1"), "twenty one")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from data_pipelines import speech_cache
 from data_pipelines import stream
 from data_pipelines import text
 from data_pipelines.scenarios import common
+from data_pipelines.scenarios import planning
 from data_pipelines.scenarios import timespeak
 
 TINY = stream.TickLayout(frames_per_audio_token=2, text_in_tokens=4, bg_in_tokens=4,
@@ -168,13 +169,13 @@ class TimeSpeakTest(parameterized.TestCase):
       request_end = truth["request"]["end_ms"]
       if truth["subtask"] == "countdown":
         start = truth["params"]["start"]
-        numbers = [timespeak.number_word(i) for i in range(start, 0, -1)]
+        numbers = [planning.number_word(i) for i in range(start, 0, -1)]
         self.assertEqual(said[:start], numbers)
         self.assertLen(said, start + (truth["params"]["final"] is not None))
-        self.assertIn(timespeak.number_word(start), truth["request"]["text"])
+        self.assertIn(planning.number_word(start), truth["request"]["text"])
       elif truth["subtask"] == "count_up":
         count = truth["params"]["count"]
-        self.assertEqual(said, [timespeak.number_word(i) for i in range(1, count + 1)])
+        self.assertEqual(said, [planning.number_word(i) for i in range(1, count + 1)])
         gaps = np.diff([u["start_ms"] for u in truth["expected"]])
         np.testing.assert_array_equal(gaps, 1000 * truth["params"]["period_s"])
       elif truth["subtask"] == "timer":

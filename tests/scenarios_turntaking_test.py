@@ -19,6 +19,7 @@ from data_pipelines import speech_cache
 from data_pipelines import stream
 from data_pipelines import text
 from data_pipelines.scenarios import common
+from data_pipelines.scenarios import planning
 from data_pipelines.scenarios import turntaking
 from data_pipelines.stream import Slot
 
@@ -150,7 +151,7 @@ class TurnTakingTest(parameterized.TestCase):
         self.assertBetween(u["start_ms"], *u["window_ms"])
         self.assertEqual(u["window_ticks"], [w // tick for w in u["window_ms"]])
         self.assertGreater(rms(ep.model_audio, u["start_ms"], u["end_ms"]), 0.01)
-        self.assertEqual(u["normalized"], turntaking.normalize(u["text"]))
+        self.assertEqual(u["normalized"], planning.normalize(u["text"]))
       self.assertEqual(outs[0], [text.SILENCE])
 
       # User turns: speech where they say, the response starts inside the window.
@@ -164,7 +165,7 @@ class TurnTakingTest(parameterized.TestCase):
           response = utterances[turn["response"]]
           self.assertBetween(response["start_ms"], *turn["response_window_ms"])
           if response["role"] == "answer":
-            self.assertBetween(response["start_ms"] - turn["end_ms"], *turntaking.RESPONSE_GAP_MS)
+            self.assertBetween(response["start_ms"] - turn["end_ms"], *planning.RESPONSE_GAP_MS)
 
       # Stay-silent spans: no model audio, no audio-out, and an explicit <silence>.
       audio_out = ep.ticks.present[:, ep.layout.span(Slot.AUDIO_OUT)].any(axis=1)

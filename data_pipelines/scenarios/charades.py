@@ -78,7 +78,7 @@ import numpy as np
 from data_pipelines import episode
 from data_pipelines import scenes
 from data_pipelines.scenarios import common
-from data_pipelines.scenarios import repcount as shared
+from data_pipelines.scenarios import planning
 
 NAME = "charades"
 MIN_EPISODE_MS = 14_600  # 73 ticks of 200 ms.
@@ -128,7 +128,7 @@ _ACKS = ("Okay.", "Sure.", "Watching.", "Okay, watching.", "Will do.")
 
 def min_ticks(tick_ms: int) -> int:
   """The fewest ticks in which every Charades draw fits."""
-  return shared.ticks_for(MIN_EPISODE_MS, tick_ms)
+  return planning.ticks_for(MIN_EPISODE_MS, tick_ms)
 
 
 def _retimed(look: scenes.EventScene, timing: scenes.EventScene, offset_s: float,
@@ -153,7 +153,7 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
                 tick_ms: int) -> episode.EpisodeScript:
   """One Charades episode (see the module docstring for what is guaranteed)."""
   common.check_split(split)
-  shared.check_length(NAME, n_ticks, tick_ms, MIN_EPISODE_MS)
+  planning.check_length(NAME, n_ticks, tick_ms, MIN_EPISODE_MS)
   # The look of the scene first (the request names it), its timing once the request is placed.
   look = scenes.EventScene.sample(rng)
   subject = look.subject
@@ -162,10 +162,10 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
   start_word, stop_word = common.choose(rng, _WORDS) if "{start}" in template else _WORDS[0]
   text = template.format(subject=f"the {subject.colour} {subject.shape}", starts=starts,
                          ends=ends, start=start_word, stop=stop_word)
-  opening = shared.open_episode(rng, text, common.user_voice(rng, split), _ACKS, tick_ms)
-  budget_s = shared.scene_budget_s(opening, n_ticks, tick_ms, TAIL_MS)
+  opening = planning.open_episode(rng, text, common.user_voice(rng, split), _ACKS, tick_ms)
+  budget_s = planning.scene_budget_s(opening, n_ticks, tick_ms, TAIL_MS)
   if budget_s < _MIN_SCENE_S:
-    raise shared.too_short_draw(NAME, _MIN_SCENE_S, budget_s, n_ticks, tick_ms)
+    raise planning.too_short_draw(NAME, _MIN_SCENE_S, budget_s, n_ticks, tick_ms)
   room = sum(budget_s >= least for least in _DISTRACTOR_SCENE_S)
   n_distractors = min(len(look.distractors), room)
   look = dataclasses.replace(look, distractors=look.distractors[:n_distractors])
@@ -181,17 +181,17 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
   cues = (("start", start_word, start_tick, start_tick + 1, subject.start_s),
           ("stop", stop_word, stop_evidence, end_tick + 1, subject.end_s))
   for cue, word, evidence, earliest, at_s in cues:
-    start_ms, window = shared.reaction(evidence, earliest, tick_ms)
-    line = shared.say("model", word.capitalize() + ".", common.ASSISTANT_VOICE, start_ms)
+    start_ms, window = planning.reaction(evidence, earliest, tick_ms)
+    line = planning.say_clip("model", word.capitalize() + ".", common.ASSISTANT_VOICE, start_ms)
     said.append(line)
     windows.append(window)
-    expected.append(shared.utterance(line, window, (word,), tick_ms, cue=cue,
-                                     evidence_tick=evidence, evidence_ms=1000 * at_s))
+    expected.append(planning.clip_utterance(line, window, (word,), tick_ms, cue=cue,
+                                            evidence_tick=evidence, evidence_ms=1000 * at_s))
   model = opening.model_lines() + said
-  shared.check_model_lines(model, n_ticks, tick_ms)
-  allowances = [shared.allowance(x, w, tick_ms) for x, w in zip(said, windows)]
+  planning.check_model_lines(model, n_ticks, tick_ms)
+  allowances = [planning.allowance(x, w, tick_ms) for x, w in zip(said, windows)]
   if opening.ack:
-    allowances.append(shared.allowance(opening.ack, opening.ack_window, tick_ms))
+    allowances.append(planning.allowance(opening.ack, opening.ack_window, tick_ms))
 
   request = opening.request
   event = _action(subject, tick_ms)
@@ -203,11 +203,12 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
       event=event,
       distractors=distractors,
       expected=expected,
-      silent_spans=shared.silent_spans(allowances, n_ticks, tick_ms),
-      lines=[shared.line_entry(request, tick_ms)],
-      marks=[shared.mark("request", request.start_ms, request.end_ms),
-             shared.mark(f"event: {subject.description}", event["start_ms"], event["end_ms"])]
-      + [shared.mark(f"distractor: {d['description']}", d["start_ms"], d["end_ms"])
+      silent_spans=planning.silent_spans(allowances, n_ticks, tick_ms,
+                                          span_of=planning.span_exclusive),
+      lines=[planning.clip_line(request, tick_ms)],
+      marks=[planning.mark("request", request.start_ms, request.end_ms),
+             planning.mark(f"event: {subject.description}", event["start_ms"], event["end_ms"])]
+      + [planning.mark(f"distractor: {d['description']}", d["start_ms"], d["end_ms"])
          for d in distractors],
   )
   lines = tuple(x.line for x in sorted([request] + model, key=lambda x: x.start_ms))

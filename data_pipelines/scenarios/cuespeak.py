@@ -79,9 +79,7 @@ import numpy as np
 from data_pipelines import episode
 from data_pipelines import speech_cache as cache_lib
 from data_pipelines.scenarios import common
-from data_pipelines.scenarios import timespeak
-from data_pipelines.scenarios.turntaking import normalize
-from data_pipelines.scenarios.turntaking import span
+from data_pipelines.scenarios import planning
 
 NAME = "cuespeak"
 RULES = ("foreign_number", "word", "category")
@@ -257,9 +255,9 @@ def _foreign_rule(rng: np.random.Generator, split: str) -> _Rule:
   language = common.choose(rng, sorted(_LANGUAGES))
   voice, numbers, words = _LANGUAGES[language]
   template = common.phrasing(rng, split, _INSTRUCTIONS["foreign_number"])
-  cues = tuple(_Item(w, "count", "cue", voice, timespeak.number_word(n).capitalize() + ".",
-                     (timespeak.number_word(n), str(n))) for n, w in enumerate(numbers, 2))
-  distractors = (tuple(_Item(timespeak.number_word(n), "count", "english_number")
+  cues = tuple(_Item(w, "count", "cue", voice, planning.number_word(n).capitalize() + ".",
+                     (planning.number_word(n), str(n))) for n, w in enumerate(numbers, 2))
+  distractors = (tuple(_Item(planning.number_word(n), "count", "english_number")
                        for n in range(2, 11)),
                  tuple(_Item(w, "quote", "foreign_word", voice) for w in words))
   return _Rule("foreign_number", template.format(language=language),
@@ -281,8 +279,9 @@ def _category_rule(rng: np.random.Generator, split: str) -> _Rule:
   category = common.choose(rng, sorted(_CATEGORIES))
   named, response, accept, slot, members, others = _CATEGORIES[category]
   template = common.phrasing(rng, split, _INSTRUCTIONS["category"])
-  return _Rule("category", template.format(category=named, response=normalize(response)),
-               dict(category=category, members=list(members), response=normalize(response)),
+  said = planning.normalize(response)
+  return _Rule("category", template.format(category=named, response=said),
+               dict(category=category, members=list(members), response=said),
                tuple(_Item(w, slot, "cue", None, response, accept) for w in members),
                (tuple(_Item(w, slot, "other_category") for w in others),))
 
@@ -315,8 +314,8 @@ class _Sentence:
 @dataclasses.dataclass(frozen=True)
 class _Placed:
   """A sentence on the timeline: its lines and where its slot word is heard."""
-  lines: tuple[timespeak.Said, ...]
-  word: timespeak.Word | None
+  lines: tuple[planning.Said, ...]
+  word: planning.Word | None
 
   def moved(self, delta_ms: int) -> "_Placed":
     lines = tuple(s.moved(s.start_ms + delta_ms) for s in self.lines)
@@ -337,21 +336,21 @@ def _place(sentence: _Sentence, voice: cache_lib.Voice, start_ms: int) -> _Place
   """Speaks `sentence` from `start_ms` (in pieces around a foreign word)."""
   item = sentence.item
   if item is None:
-    return _Placed((timespeak.say("user", sentence.template, voice, start_ms),), None)
+    return _Placed((planning.say("user", sentence.template, voice, start_ms),), None)
   at = sentence.template.index("{x}")
   if item.language is None:
-    said = timespeak.say("user", sentence.template.format(x=item.word), voice, start_ms)
+    said = planning.say("user", sentence.template.format(x=item.word), voice, start_ms)
     word = next(w for w in said.words if w.char_start == at)
     if word.text.lower() != item.word.lower():
       raise AssertionError(f"espeak split {item.word!r} in {said.line.text!r} as {word.text!r}")
     return _Placed((said,), word)
   before_ms, after_ms = sentence.gaps_ms
-  prefix = timespeak.say("user", sentence.template[:at].strip(), voice, start_ms)
-  cue = timespeak.say("user", item.word, sentence.foreign_voice, prefix.end_ms + before_ms)
+  prefix = planning.say("user", sentence.template[:at].strip(), voice, start_ms)
+  cue = planning.say("user", item.word, sentence.foreign_voice, prefix.end_ms + before_ms)
   lines = [prefix, cue]
   suffix = sentence.template[at + len("{x}"):].strip()
   if any(c.isalnum() for c in suffix):
-    lines.append(timespeak.say("user", suffix, voice, cue.end_ms + after_ms))
+    lines.append(planning.say("user", suffix, voice, cue.end_ms + after_ms))
   return _Placed(tuple(lines), cue.words[0])
 
 
@@ -380,7 +379,7 @@ def _draw_sentences(rng: np.random.Generator, split: str, rule: _Rule,
   return sentences
 
 
-def _response_window(word: timespeak.Word, tick_ms: int) -> tuple[int, int]:
+def _response_window(word: planning.Word, tick_ms: int) -> tuple[int, int]:
   end_tick = common.tick_of(word.end_ms - 1, tick_ms)
   return common.tick_of(word.start_ms, tick_ms) + 1, end_tick + 3
 
@@ -389,7 +388,7 @@ def _response_window(word: timespeak.Word, tick_ms: int) -> tuple[int, int]:
 class _Monologue:
   placed: list[_Placed]
   items: list[_Item | None]
-  responses: list[tuple[int, timespeak.Said, tuple[int, int]]]  # (placed index, said, window)
+  responses: list[tuple[int, planning.Said, tuple[int, int]]]  # (placed index, said, window)
 
 
 def _speak(sentences: Sequence[_Sentence], voice: cache_lib.Voice, start_ms: int,
@@ -406,9 +405,9 @@ def _speak(sentences: Sequence[_Sentence], voice: cache_lib.Voice, start_ms: int
         if target >= model_free_ms:
           break
         placed = placed.moved(model_free_ms - target)
-      response = timespeak.say("model", sentence.item.response, common.ASSISTANT_VOICE, target)
+      response = planning.say("model", sentence.item.response, common.ASSISTANT_VOICE, target)
       window = _response_window(placed.word, tick_ms)
-      if timespeak.allowance(response, window, tick_ms)[1] > n_ticks:
+      if planning.allowance(response, window, tick_ms)[1] > n_ticks:
         break
     if placed.audio_end_ms > (n_ticks - 1) * tick_ms:
       break
@@ -438,10 +437,10 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
   sentences = _draw_sentences(rng, split, rule, foreign, 2 + n_ticks * tick_ms // 1500)
   gaps = [int(g) for g in rng.integers(150, 451, size=len(sentences))]
 
-  instruction = timespeak.say("user", rule.instruction, voice, lead_ms)
+  instruction = planning.say("user", rule.instruction, voice, lead_ms)
   t0 = instruction.end_ms
-  ack = timespeak.say("model", ack_text, common.ASSISTANT_VOICE, t0 + ack_delay)
-  ack_window = timespeak.ack_window(t0, ack, tick_ms)
+  ack = planning.say("model", ack_text, common.ASSISTANT_VOICE, t0 + ack_delay)
+  ack_window = planning.ack_window(t0, ack, tick_ms)
   spoken = _speak(sentences, voice, t0 + talk_delay, gaps, ack.audio_end_ms + 200, n_ticks,
                   tick_ms)
   if not spoken.responses:
@@ -459,26 +458,26 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
   for i, (placed, item) in enumerate(zip(spoken.placed, spoken.items)):
     if item is None:
       continue
-    word = dict(**span(placed.word.start_ms, placed.word.end_ms, tick_ms), word=placed.word.text,
-                language=item.language or "en")
+    word = dict(**planning.span(placed.word.start_ms, placed.word.end_ms, tick_ms),
+                word=placed.word.text, language=item.language or "en")
     if item.kind != "cue":
       distractors.append(dict(word, kind=item.kind))
       continue
     said, window = responses[i]
     cues.append(dict(word, response=len(expected)))
-    expected.append(dict(timespeak.utterance(said, "cue_response", item.accept, window, tick_ms),
+    expected.append(dict(planning.utterance(said, "cue_response", item.accept, window, tick_ms),
                          cue=len(cues) - 1))
   model_lines = [ack] + [said for _, said, _ in spoken.responses]
-  allowances = [timespeak.allowance(ack, ack_window, tick_ms)] + [
-      timespeak.allowance(said, window, tick_ms) for _, said, window in spoken.responses]
+  allowances = [planning.allowance(ack, ack_window, tick_ms)] + [
+      planning.allowance(said, window, tick_ms) for _, said, window in spoken.responses]
   truth = dict(
       family=NAME, rule=rule.name, tick_ms=tick_ms, n_ticks=n_ticks,
-      instruction=dict(text=rule.instruction, **span(instruction.start_ms, t0, tick_ms)),
+      instruction=dict(text=rule.instruction, **planning.span(instruction.start_ms, t0, tick_ms)),
       rule_spec=rule.spec,
-      ack=dict(timespeak.utterance(ack, "ack", _ACKS, ack_window, tick_ms), required=False),
+      ack=dict(planning.utterance(ack, "ack", _ACKS, ack_window, tick_ms), required=False),
       cues=cues, expected=expected, distractors=distractors,
-      silent_spans=timespeak.silent_spans(allowances, n_ticks, tick_ms),
-      lines=[timespeak.line_span(s, tick_ms) for s in user_lines],
+      silent_spans=planning.silent_spans(allowances, n_ticks, tick_ms),
+      lines=[planning.line_span(s, tick_ms) for s in user_lines],
   )
   lines = tuple(s.line for s in sorted(user_lines + model_lines, key=lambda s: s.start_ms))
   return episode.EpisodeScript(family=NAME, n_ticks=n_ticks, lines=lines, truth=truth)

@@ -48,7 +48,7 @@ Ground truth (`truth`, JSON-able):
         a `knowledge.Relation.name` for look-ups,
       question: span + {text, normalized},
       answer_value: the correct value as a string ("391", "Lima"),
-      answer_value_normalized: `turntaking.normalize(answer_value)`: content
+      answer_value_normalized: `planning.normalize(answer_value)`: content
         scoring checks that it occurs, as whole words, in the normalized text
         the model says after the background result arrived,
       delegate: {tick, window_ticks: [earliest, latest]},
@@ -73,7 +73,7 @@ from data_pipelines import speech_cache
 from data_pipelines import text as text_lib
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import knowledge
-from data_pipelines.scenarios import turntaking
+from data_pipelines.scenarios import planning
 
 KINDS = ("arithmetic", "lookup")
 
@@ -202,7 +202,7 @@ def _lookup(rng: np.random.Generator, split: str) -> tuple[str, str, str, str, s
   return relation.name, question, relation.result(entity), value, answer
 
 
-class _Plan(turntaking.Timeline):
+class _Plan(planning.Timeline):
   """A timeline plus the delegations planned so far."""
 
   def __init__(self, tick_ms: int, user: speech_cache.Voice, kinds: Sequence[str]):
@@ -224,22 +224,22 @@ def _delegation(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int
   asked = plan.say("user", question, start_ms, plan.user)
   end = asked.speech_end_ms
   delegate = common.tick_of(end, tick) + 1
-  filler_at = max(end + turntaking.uniform_ms(rng, FILLER_GAP_MS), (delegate + 2) * tick)
+  filler_at = max(end + planning.uniform_ms(rng, FILLER_GAP_MS), (delegate + 2) * tick)
   filler = plan.say("model", common.choose(rng, FILLERS[kind]), filler_at,
                     common.ASSISTANT_VOICE)
-  arrival = delegate + max(1, round(turntaking.uniform_ms(rng, LATENCY_MS) / tick))
+  arrival = delegate + max(1, round(planning.uniform_ms(rng, LATENCY_MS) / tick))
   n_tokens = len(text_lib.encode(result)) + 2  # with <bg_start> and <bg_end>.
   ready_tick = arrival + math.ceil(n_tokens / BG_TOKENS_PER_TICK)
-  target = max(ready_tick * tick + turntaking.uniform_ms(rng, READ_GAP_MS),
-               filler.end_ms + turntaking.uniform_ms(rng, AFTER_FILLER_MS))
+  target = max(ready_tick * tick + planning.uniform_ms(rng, READ_GAP_MS),
+               filler.end_ms + planning.uniform_ms(rng, AFTER_FILLER_MS))
   earliest = max((arrival + 1) * tick, filler.end_ms)
   chat = None
-  chat_at = filler.end_ms + turntaking.uniform_ms(rng, CHAT_AFTER_FILLER_MS)
+  chat_at = filler.end_ms + planning.uniform_ms(rng, CHAT_AFTER_FILLER_MS)
   if rng.random() < CHAT_PROBABILITY and chat_at + 300 < ready_tick * tick:
     said = plan.say("user", common.phrasing(rng, split, CHAT), chat_at, plan.user)
     chat = {**plan.span(chat_at, said.speech_end_ms), "text": said.line.text}
     target = max(target,
-                 said.speech_end_ms + turntaking.uniform_ms(rng, turntaking.RESPONSE_GAP_MS))
+                 said.speech_end_ms + planning.uniform_ms(rng, planning.RESPONSE_GAP_MS))
     earliest = max(earliest, said.speech_end_ms)
   spoken = plan.say("model", answer, target, common.ASSISTANT_VOICE)
   plan.controls.append((delegate, "delegate"))
@@ -248,14 +248,14 @@ def _delegation(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int
   plan.delegations.append({
       "kind": kind, "relation": relation,
       "question": {**plan.span(start_ms, end), "text": question,
-                   "normalized": turntaking.normalize(question)},
-      "answer_value": value, "answer_value_normalized": turntaking.normalize(value),
+                   "normalized": planning.normalize(question)},
+      "answer_value": value, "answer_value_normalized": planning.normalize(value),
       "delegate": {"tick": delegate, "window_ticks": [delegate + low, delegate + high]},
       "background": {"tick": arrival, "ms": arrival * tick, "text": result,
                      "latency_ms": (arrival - delegate) * tick, "ready_tick": ready_tick},
       "chat": chat,
-      "filler": plan.utterance(filler, "filler", (end + turntaking.RESPONSE_WINDOW_MS[0],
-                                                   end + turntaking.RESPONSE_WINDOW_MS[1])),
+      "filler": plan.utterance(filler, "filler", (end + planning.RESPONSE_WINDOW_MS[0],
+                                                   end + planning.RESPONSE_WINDOW_MS[1])),
       "answer": plan.utterance(spoken, "answer", (earliest, target + ANSWER_LATE_MS)),
   })
 
@@ -267,7 +267,7 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int, tick_ms: int
   if not kinds or set(kinds) - set(KINDS):
     raise ValueError(f"kinds must be a non-empty subset of {KINDS}, got {tuple(kinds)}")
   user = common.user_voice(rng, split)
-  plan = turntaking.fill_episode(
+  plan = planning.fill_episode(
       rng, lambda: _Plan(tick_ms, user, kinds), lambda r, p, t: _delegation(r, split, p, t),
       n_ticks, tick_ms, MIN_MS, MAX_DELEGATIONS, "delegation")
   truth = {"family": FAMILY.name, "tick_ms": tick_ms, "n_ticks": n_ticks,

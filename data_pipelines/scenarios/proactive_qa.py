@@ -38,9 +38,9 @@ time (tick t is [t * tick_ms, (t + 1) * tick_ms)):
   question: span + {"text"}: the user's question.
   answer: {"text": the answer word ("red", "three", "triangle"),
     "normalized", "accept": normalized replies that are correct}. The judge
-    is normalized exact match: a reply r is correct iff `normalize(r)` is in
-    accept (`normalize`: lower case, digits as number words, punctuation
-    dropped). accept holds the answer word and every reply phrasing filled
+    is normalized exact match: a reply r is correct iff
+    `planning.normalize_numbers(r)` is in accept (lower case, digits as
+    number words, punctuation dropped). accept holds the answer word and every reply phrasing filled
     with it.
   reveal: {"start_ms" (the answer starts to show), "end_ms" (= reveal_ms,
     all of it shows), "tick" (r, the first frame showing all of it),
@@ -78,7 +78,7 @@ import numpy as np
 from data_pipelines import episode
 from data_pipelines import scenes
 from data_pipelines.scenarios import common
-from data_pipelines.scenarios import repcount as shared
+from data_pipelines.scenarios import planning
 
 NAME = "proactive_qa"
 MIN_EPISODE_MS = 12_400  # 62 ticks of 200 ms.
@@ -144,7 +144,7 @@ _ACKS = ("Let's see.", "Okay, watching.", "I'll keep an eye on it.", "Hmm, let's
 
 def min_ticks(tick_ms: int) -> int:
   """The fewest ticks in which every ProactiveVideoQA draw fits."""
-  return shared.ticks_for(MIN_EPISODE_MS, tick_ms)
+  return planning.ticks_for(MIN_EPISODE_MS, tick_ms)
 
 
 def _question(rng: np.random.Generator, split: str, scene: scenes.RevealScene) -> str:
@@ -166,16 +166,16 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
                 tick_ms: int) -> episode.EpisodeScript:
   """One ProactiveVideoQA episode (see the module docstring for what is guaranteed)."""
   common.check_split(split)
-  shared.check_length(NAME, n_ticks, tick_ms, MIN_EPISODE_MS)
+  planning.check_length(NAME, n_ticks, tick_ms, MIN_EPISODE_MS)
   # The look of the scene first (the question names it), its timing once the question is placed.
   look = scenes.RevealScene.sample(rng)
   text = _question(rng, split, look)
   replies = _replies(look)
   reply_text = common.choose(rng, replies)
-  opening = shared.open_episode(rng, text, common.user_voice(rng, split), _ACKS, tick_ms)
-  budget_s = shared.scene_budget_s(opening, n_ticks, tick_ms, TAIL_MS)
+  opening = planning.open_episode(rng, text, common.user_voice(rng, split), _ACKS, tick_ms)
+  budget_s = planning.scene_budget_s(opening, n_ticks, tick_ms, TAIL_MS)
   if budget_s < _MIN_SCENE_S:
-    raise shared.too_short_draw(NAME, _MIN_SCENE_S, budget_s, n_ticks, tick_ms)
+    raise planning.too_short_draw(NAME, _MIN_SCENE_S, budget_s, n_ticks, tick_ms)
   timing = scenes.RevealScene.sample(rng, kind=look.kind, mechanism=look.mechanism,
                                      n_distractors=len(look.distractors), duration_s=budget_s)
   offset_s = opening.scene_start_ms / 1000
@@ -185,37 +185,39 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
 
   reveal_tick = scene.reveal_tick(tick_ms)
   reveal_ms = 1000 * scene.reveal_s
-  start_ms, window = shared.reaction(reveal_tick, reveal_tick + 1, tick_ms)
-  answer = shared.say("model", reply_text, common.ASSISTANT_VOICE, start_ms)
+  start_ms, window = planning.reaction(reveal_tick, reveal_tick + 1, tick_ms)
+  answer = planning.say_clip("model", reply_text, common.ASSISTANT_VOICE, start_ms)
   model = opening.model_lines() + [answer]
-  shared.check_model_lines(model, n_ticks, tick_ms)
-  allowances = [shared.allowance(answer, window, tick_ms)]
+  planning.check_model_lines(model, n_ticks, tick_ms)
+  allowances = [planning.allowance(answer, window, tick_ms)]
   if opening.ack:
-    allowances.append(shared.allowance(opening.ack, opening.ack_window, tick_ms))
+    allowances.append(planning.allowance(opening.ack, opening.ack_window, tick_ms))
 
   question = opening.request
-  accept = sorted({shared.normalize(r) for r in [scene.answer, *replies]})
+  accept = sorted({planning.normalize_numbers(r) for r in [scene.answer, *replies]})
   reveal_start_ms = 1000 * scene.reveal_start_s
   opened = opening.truth(_ACKS, tick_ms)
-  reply_span = shared.span(reveal_ms, reveal_ms + REPLY_SPAN_MS, tick_ms)
+  reply_span = planning.span_exclusive(reveal_ms, reveal_ms + REPLY_SPAN_MS, tick_ms)
   truth: dict[str, Any] = dict(
       family=NAME, tick_ms=tick_ms, n_ticks=n_ticks, kind=scene.kind, mechanism=scene.mechanism,
       question=opened["request"], ack=opened["ack"],
-      answer=dict(text=scene.answer, normalized=shared.normalize(scene.answer), accept=accept),
+      answer=dict(text=scene.answer, normalized=planning.normalize_numbers(scene.answer),
+                  accept=accept),
       reveal=dict(start_ms=reveal_start_ms, end_ms=reveal_ms, tick=reveal_tick,
                   start_tick=scenes.tick_of(scene.reveal_start_s, tick_ms)),
       no_answer_before=dict(ms=reveal_start_ms,
                             tick=common.tick_of(reveal_start_ms, tick_ms)),
       reply_span=reply_span,
-      expected=[shared.utterance(answer, window, accept, tick_ms, evidence_tick=reveal_tick,
-                                 evidence_ms=reveal_ms)],
-      silent_spans=shared.silent_spans(allowances, n_ticks, tick_ms),
+      expected=[planning.clip_utterance(answer, window, accept, tick_ms,
+                                        evidence_tick=reveal_tick, evidence_ms=reveal_ms)],
+      silent_spans=planning.silent_spans(allowances, n_ticks, tick_ms,
+                                          span_of=planning.span_exclusive),
       distractors=[dict(shape=d.shape, colour=d.colour) for d in scene.distractors],
-      lines=[shared.line_entry(question, tick_ms)],
-      marks=[shared.mark("question", question.start_ms, question.end_ms),
-             shared.mark("reveal", reveal_start_ms, reveal_ms),
-             shared.mark(f"reply span: {scene.answer}", reveal_ms,
-                         reveal_ms + REPLY_SPAN_MS)],
+      lines=[planning.clip_line(question, tick_ms)],
+      marks=[planning.mark("question", question.start_ms, question.end_ms),
+             planning.mark("reveal", reveal_start_ms, reveal_ms),
+             planning.mark(f"reply span: {scene.answer}", reveal_ms,
+                           reveal_ms + REPLY_SPAN_MS)],
   )
   lines = tuple(s.line for s in sorted([question] + model, key=lambda s: s.start_ms))
   return episode.EpisodeScript(family=NAME, n_ticks=n_ticks, lines=lines, scene=scene,

@@ -52,7 +52,7 @@ Ground truth (`EpisodeScript.truth`), JSON-able:
   ack: utterance (below) + {"required": False}, or None (count tasks).
   expected: list of utterances the model must say, in time order. An
     utterance is span + {"text": what the target says, "normalized":
-    normalize(text), "accept": normalized alternatives that count as correct
+    planning.normalize(text), "accept": normalized alternatives that count as correct
     content, "role": "ack" | "reminder" | "timer" | "count",
     "tolerance_ticks": int, "window_ticks": [lo, hi]: the heard start's tick
     must be in lo..hi, "window_ms": [lo * tick_ms, (hi + 1) * tick_ms - 1]:
@@ -74,9 +74,10 @@ OTHER_VOICES), are disjoint between "train" and "heldout". Every draw fits
 in `min_ticks(tick_ms)` ticks (MIN_EPISODE_MS); shorter episodes raise
 ValueError. Longer episodes get longer counts, timers and more reminders.
 
-Helpers shared with `cuespeak` (`say`, `utterance`, `allowance`, `ack_window`,
-`silent_spans`, `number_word`) are public here; `span` and `normalize` are
-`turntaking`'s, so all families' truth reads the same way.
+Speech placement, spans, utterances, allowances and silent spans are
+`planning`'s (`say`, `span`, `utterance`, ...), shared with `cuespeak`; spans
+and `normalize` are those of `turntaking`, so all families' truth reads the
+same way.
 """
 
 from collections.abc import Sequence
@@ -89,133 +90,12 @@ import numpy as np
 from data_pipelines import episode
 from data_pipelines import speech_cache as cache_lib
 from data_pipelines.scenarios import common
-from data_pipelines.scenarios.turntaking import normalize
-from data_pipelines.scenarios.turntaking import span
+from data_pipelines.scenarios import planning
 
 NAME = "timespeak"
 SUBTASKS = ("periodic", "timer", "countdown", "count_up")
 MIN_EPISODE_MS = 15_000  # 75 ticks of 200 ms.
 _T = TypeVar("_T")
-
-_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-                 "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-                 "seventeen", "eighteen", "nineteen", "twenty")
-_TENS = {20: "twenty", 30: "thirty"}
-
-
-def number_word(n: int) -> str:
-  """English words for 0 <= n < 40 ("seven", "twenty-five")."""
-  if 0 <= n <= 20:
-    return _NUMBER_WORDS[n]
-  if 20 < n < 40:
-    tens, units = divmod(n, 10)
-    return _TENS[10 * tens] + (f"-{_NUMBER_WORDS[units]}" if units else "")
-  raise ValueError(f"number_word covers 0..39, got {n}")
-
-
-# Speech on the timeline -----------------------------------------------------
-
-
-class Word(NamedTuple):
-  """A word of a placed line; times in ms from the episode start."""
-  text: str
-  char_start: int
-  start_ms: int
-  end_ms: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Said:
-  """A line placed on the timeline, with its words' heard times.
-
-  end_ms is the end of the last word; audio_end_ms the end of the clip
-  (espeak may append a short pause after the last word).
-  """
-  line: episode.Line
-  words: tuple[Word, ...]
-  audio_end_ms: int
-
-  @property
-  def start_ms(self) -> int:
-    return self.line.start_ms
-
-  @property
-  def end_ms(self) -> int:
-    return self.words[-1].end_ms
-
-  @property
-  def clip_ms(self) -> int:
-    return self.audio_end_ms - self.start_ms
-
-  def moved(self, start_ms: int) -> "Said":
-    """The same line heard from `start_ms` instead."""
-    delta = int(start_ms) - self.start_ms
-    return Said(line=dataclasses.replace(self.line, start_ms=int(start_ms)),
-                words=tuple(w._replace(start_ms=w.start_ms + delta, end_ms=w.end_ms + delta)
-                            for w in self.words),
-                audio_end_ms=self.audio_end_ms + delta)
-
-
-def say(speaker: str, text: str, voice: cache_lib.Voice, start_ms: int) -> Said:
-  """Synthesizes `text` (through the default speech cache) and places it at `start_ms`."""
-  spoken = cache_lib.SpeechCache().synthesize(text, voice)
-  if not spoken.words:
-    raise ValueError(f"espeak found no words in {text!r}")
-  start_ms = int(start_ms)
-  per_ms = spoken.sample_rate / 1000
-  words = tuple(Word(w.text, w.char_start, start_ms + round(w.start_sample / per_ms),
-                     start_ms + round(w.end_sample / per_ms)) for w in spoken.words)
-  return Said(line=episode.Line(speaker, text, start_ms, voice), words=words,
-              audio_end_ms=start_ms + math.ceil(len(spoken.audio) / per_ms))
-
-
-def line_span(said: Said, tick_ms: int) -> dict[str, Any]:
-  """The `lines` entry of a user / other line."""
-  return dict(speaker=said.line.speaker, text=said.line.text, voice=said.line.voice.name,
-              **span(said.start_ms, said.end_ms, tick_ms))
-
-
-def utterance(said: Said, role: str, accept: Sequence[str], window_ticks: tuple[int, int],
-              tick_ms: int) -> dict[str, Any]:
-  """The truth entry of an expected model utterance (see the module docstring)."""
-  lo, hi = window_ticks
-  tick = common.tick_of(said.start_ms, tick_ms)
-  if not lo <= tick <= hi:
-    raise AssertionError(f"target tick {tick} of {said.line.text!r} is outside its window {lo}..{hi}")
-  normalized = normalize(said.line.text)
-  return dict(**span(said.start_ms, said.end_ms, tick_ms), text=said.line.text,
-              normalized=normalized, accept=sorted({normalized, *(normalize(a) for a in accept)}),
-              role=role, tolerance_ticks=max(tick - lo, hi - tick), window_ticks=[lo, hi],
-              window_ms=[lo * tick_ms, (hi + 1) * tick_ms - 1])
-
-
-def allowance(said: Said, window_ticks: tuple[int, int], tick_ms: int) -> tuple[int, int]:
-  """Ticks [a, b) in which the utterance may be heard if it starts anywhere in its window.
-
-  a = window lo; b - 1 = window hi + ceil(clip / tick_ms), the last tick that a
-  start in tick hi reaches with the utterance's clip.
-  """
-  return window_ticks[0], window_ticks[1] + -(-said.clip_ms // tick_ms) + 1
-
-
-def silent_spans(allowances: Sequence[tuple[int, int]], n_ticks: int,
-                 tick_ms: int) -> list[dict[str, int]]:
-  """Spans of [0, n_ticks) ticks outside every allowance [a, b)."""
-  quiet = np.ones(n_ticks, bool)
-  for a, b in allowances:
-    quiet[max(a, 0):min(b, n_ticks)] = False
-  spans, t = [], 0
-  while t < n_ticks:
-    if not quiet[t]:
-      t += 1
-      continue
-    end = t
-    while end < n_ticks and quiet[end]:
-      end += 1
-    spans.append(span(t * tick_ms, end * tick_ms, tick_ms))
-    t = end
-  return spans
-
 
 def min_ticks(tick_ms: int) -> int:
   """The fewest ticks in which every TimeSpeak draw fits."""
@@ -334,8 +214,8 @@ _DISTRACTORS = {
 @dataclasses.dataclass
 class _Plan:
   """A sub-task's timeline: user lines, target model lines, truth pieces."""
-  user: list[Said]
-  model: list[Said]
+  user: list[planning.Said]
+  model: list[planning.Said]
   params: dict[str, Any]
   expected: list[dict[str, Any]]
   allowances: list[tuple[int, int]]
@@ -385,22 +265,15 @@ def _choose_fitting(ctx: _Context, subtask: str, n_options: int,
   return memo[i][1]
 
 
-def _window(said: Said, tolerance: int, tick_ms: int) -> tuple[int, int]:
+def _window(said: planning.Said, tolerance: int, tick_ms: int) -> tuple[int, int]:
   tick = common.tick_of(said.start_ms, tick_ms)
   return max(tick - tolerance, 1), tick + tolerance
 
 
-def ack_window(t0: int, said: Said, tick_ms: int) -> tuple[int, int]:
-  """Ticks where an acknowledgement of a request ending at t0 may start: from the
-  tick after t0 (or the ack's own tick, if earlier) to the tick holding t0 + 800 ms."""
-  tick = common.tick_of(said.start_ms, tick_ms)
-  return min(common.tick_of(t0, tick_ms) + 1, tick), common.tick_of(t0 + 800, tick_ms)
-
-
-def _ack(text: str, delay_ms: int, t0: int, tick_ms: int) -> tuple[Said, tuple[int, int]]:
+def _ack(text: str, delay_ms: int, t0: int, tick_ms: int) -> tuple[planning.Said, tuple[int, int]]:
   """The acknowledgement heard `delay_ms` (300-600) after t0, and its window."""
-  said = say("model", text, common.ASSISTANT_VOICE, t0 + delay_ms)
-  return said, ack_window(t0, said, tick_ms)
+  said = planning.say("model", text, common.ASSISTANT_VOICE, t0 + delay_ms)
+  return said, planning.ack_window(t0, said, tick_ms)
 
 
 def _plan_periodic(ctx: _Context) -> _Plan:
@@ -412,17 +285,17 @@ def _plan_periodic(ctx: _Context) -> _Plan:
   stop_text = common.phrasing(rng, ctx.split, _STOPS[stop_word])
   ack_text, ack_delay = common.choose(rng, _ACKS), int(rng.integers(300, 601))
   u_period, u_repeats, u_stop = rng.random(3)
-  reply = say("model", reply_text, common.ASSISTANT_VOICE, 0)
-  stop = say("user", stop_text, ctx.voice, 0)
-  ack_end = ack_delay + say("model", ack_text, common.ASSISTANT_VOICE, 0).audio_end_ms
+  reply = planning.say("model", reply_text, common.ASSISTANT_VOICE, 0)
+  stop = planning.say("user", stop_text, ctx.voice, 0)
+  ack_end = ack_delay + planning.say("model", ack_text, common.ASSISTANT_VOICE, 0).audio_end_ms
   # A period holds a reminder, 200 ms, the stop, and 2 ticks before the next
   # reminder; the first reminder comes 300 ms after the acknowledgement.
   shortest = max(reply.end_ms + 200 + stop.end_ms + 2 * tick_ms, ack_end + 300)
   periods = [s for s in range(2, 9) if 1000 * s >= shortest]
 
-  def evaluate(i: int) -> tuple[int, tuple[int, Said]]:
-    request = say("user", template.format(task=content, n=number_word(periods[i]),
-                                          stop=stop_word), ctx.voice, ctx.lead_ms)
+  def evaluate(i: int) -> tuple[int, tuple[int, planning.Said]]:
+    text = template.format(task=content, n=planning.number_word(periods[i]), stop=stop_word)
+    request = planning.say("user", text, ctx.voice, ctx.lead_ms)
     # One reminder, the stop, and 3 ticks past where the second would be, + 1 tick.
     return -(-(request.end_ms + 2000 * periods[i] + 4 * tick_ms) // tick_ms), (periods[i], request)
 
@@ -433,21 +306,22 @@ def _plan_periodic(ctx: _Context) -> _Plan:
   repeats = fewest + min(int(u_repeats * (most - fewest + 1)), most - fewest)
   ack, ack_window = _ack(ack_text, ack_delay, t0, tick_ms)
   plan = _Plan(user=[request], model=[ack], expected=[],
-               allowances=[allowance(ack, ack_window, tick_ms)],
-               ack=dict(utterance(ack, "ack", _ACKS, ack_window, tick_ms), required=False),
+               allowances=[planning.allowance(ack, ack_window, tick_ms)],
+               ack=dict(planning.utterance(ack, "ack", _ACKS, ack_window, tick_ms), required=False),
                params=dict(period_s=seconds, content=content, stop_word=stop_word,
                            repeats=repeats))
   for k in range(1, repeats + 1):
     said = reply.moved(t0 + k * period)
     window = _window(said, 2, tick_ms)
     plan.model.append(said)
-    plan.expected.append(utterance(said, "reminder", replies, window, tick_ms))
-    plan.allowances.append(allowance(said, window, tick_ms))
+    plan.expected.append(planning.utterance(said, "reminder", replies, window, tick_ms))
+    plan.allowances.append(planning.allowance(said, window, tick_ms))
   earliest = plan.model[-1].end_ms + 200
   latest = t0 + (repeats + 1) * period - 2 * tick_ms - stop.end_ms
   stop = stop.moved(earliest + int(u_stop * (latest - earliest + 1)))
   plan.user.append(stop)
-  plan.stop = dict(text=stop_text, stop_word=stop_word, **span(stop.start_ms, stop.end_ms, tick_ms))
+  plan.stop = dict(text=stop_text, stop_word=stop_word,
+                   **planning.span(stop.start_ms, stop.end_ms, tick_ms))
   plan.silent_after_ms = stop.end_ms
   return plan
 
@@ -459,43 +333,45 @@ def _plan_timer(ctx: _Context) -> _Plan:
   ack_text, ack_delay = common.choose(rng, _ACKS), int(rng.integers(300, 601))
   u_seconds = rng.random()
 
-  def evaluate(i: int) -> tuple[int, tuple[int, Said, Said, tuple[int, int]]]:
+  def evaluate(i: int) -> tuple[int, tuple[int, planning.Said, planning.Said, tuple[int, int]]]:
     seconds = _TIMER_SECONDS[i]
-    n = number_word(seconds)
-    request = say("user", template.format(n=n), ctx.voice, ctx.lead_ms)
-    reply = say("model", reply_template.format(n=n, N=n.capitalize()), common.ASSISTANT_VOICE,
-                request.end_ms + 1000 * seconds)
+    n = planning.number_word(seconds)
+    request = planning.say("user", template.format(n=n), ctx.voice, ctx.lead_ms)
+    reply = planning.say("model", reply_template.format(n=n, N=n.capitalize()),
+                         common.ASSISTANT_VOICE, request.end_ms + 1000 * seconds)
     window = _window(reply, 2, tick_ms)
-    return allowance(reply, window, tick_ms)[1], (seconds, request, reply, window)
+    return planning.allowance(reply, window, tick_ms)[1], (seconds, request, reply, window)
 
   seconds, request, reply, window = _choose_fitting(ctx, "timer", len(_TIMER_SECONDS), evaluate,
                                                     u_seconds)
   # The shortest timer (3 s) outlasts the acknowledgement (<= 600 ms + its clip) by >= 300 ms.
   ack, ack_window = _ack(ack_text, ack_delay, request.end_ms, tick_ms)
-  n = number_word(seconds)
+  n = planning.number_word(seconds)
   accept = [r.format(n=n, N=n) for r in _TIMER_REPLIES]
   return _Plan(user=[request], model=[ack, reply], params=dict(seconds=seconds),
-               ack=dict(utterance(ack, "ack", _ACKS, ack_window, tick_ms), required=False),
-               expected=[utterance(reply, "timer", accept, window, tick_ms)],
-               allowances=[allowance(ack, ack_window, tick_ms), allowance(reply, window, tick_ms)])
+               ack=dict(planning.utterance(ack, "ack", _ACKS, ack_window, tick_ms), required=False),
+               expected=[planning.utterance(reply, "timer", accept, window, tick_ms)],
+               allowances=[planning.allowance(ack, ack_window, tick_ms),
+                           planning.allowance(reply, window, tick_ms)])
 
 
 def _counting(first: int, last: int) -> list[str]:
   step = 1 if last >= first else -1
-  return [number_word(i).capitalize() + "." for i in range(first, last + step, step)]
+  return [planning.number_word(i).capitalize() + "." for i in range(first, last + step, step)]
 
 
 def _sequence(ctx: _Context, params: dict[str, Any], request_text: str, words: Sequence[str],
               period_ms: int, delay_ms: int) -> tuple[int, _Plan]:
   """(ticks needed, plan) of a count task: `words` one per `period_ms`, within ±1 tick,
   the first `delay_ms` after the request ends."""
-  request = say("user", request_text, ctx.voice, ctx.lead_ms)
-  said = [say("model", w, common.ASSISTANT_VOICE, request.end_ms + delay_ms + i * period_ms)
-          for i, w in enumerate(words)]
+  request = planning.say("user", request_text, ctx.voice, ctx.lead_ms)
+  said = [planning.say("model", w, common.ASSISTANT_VOICE,
+                       request.end_ms + delay_ms + i * period_ms) for i, w in enumerate(words)]
   windows = [_window(s, 1, ctx.tick_ms) for s in said]
-  allowances = [allowance(s, w, ctx.tick_ms) for s, w in zip(said, windows)]
+  allowances = [planning.allowance(s, w, ctx.tick_ms) for s, w in zip(said, windows)]
   plan = _Plan(user=[request], model=said, params=params, allowances=allowances,
-               expected=[utterance(s, "count", (), w, ctx.tick_ms) for s, w in zip(said, windows)])
+               expected=[planning.utterance(s, "count", (), w, ctx.tick_ms)
+                         for s, w in zip(said, windows)])
   return allowances[-1][1], plan
 
 
@@ -509,7 +385,8 @@ def _plan_countdown(ctx: _Context) -> _Plan:
     start = 3 + i
     words = _counting(start, 1) + ([_FINALS[final]] if final else [])
     return _sequence(ctx, dict(start=start, final=final),
-                     template.format(n=number_word(start), final=final), words, 1000, delay_ms)
+                     template.format(n=planning.number_word(start), final=final), words, 1000,
+                     delay_ms)
 
   return _choose_fitting(ctx, "countdown", 8, evaluate, u)
 
@@ -521,9 +398,9 @@ def _plan_count_up(ctx: _Context) -> _Plan:
   u_period, u_count = rng.random(2)
 
   def counting(seconds: int) -> Callable[[int], tuple[int, _Plan]]:
-    every = "every second" if seconds == 1 else f"every {number_word(seconds)} seconds"
+    every = "every second" if seconds == 1 else f"every {planning.number_word(seconds)} seconds"
     return lambda i: _sequence(ctx, dict(count=3 + i, period_s=seconds),
-                               template.format(n=number_word(3 + i), every=every),
+                               template.format(n=planning.number_word(3 + i), every=every),
                                _counting(1, 3 + i), 1000 * seconds, delay_ms)
 
   # The period (1, 2 or 3 s) among those where counting to three fits, then the count.
@@ -536,7 +413,7 @@ _PLANNERS = {"periodic": _plan_periodic, "timer": _plan_timer, "countdown": _pla
 
 
 def _add_distractor(rng: np.random.Generator, split: str, plan: _Plan,
-                    n_ticks: int, tick_ms: int) -> Said | None:
+                    n_ticks: int, tick_ms: int) -> planning.Said | None:
   """With probability 0.4, another person speaks in a quiet stretch after the request."""
   wanted = rng.random() < 0.4
   text = common.phrasing(rng, split, _DISTRACTORS)
@@ -544,7 +421,7 @@ def _add_distractor(rng: np.random.Generator, split: str, plan: _Plan,
   u_gap, u_offset = rng.random(2)
   if not wanted:
     return None
-  said = say("other", text, voice, 0)
+  said = planning.say("other", text, voice, 0)
   busy = sorted([(s.start_ms, s.audio_end_ms) for s in plan.user] +
                 [(a * tick_ms, b * tick_ms) for a, b in plan.allowances])
   cursor, gaps = plan.user[0].audio_end_ms, []
@@ -576,14 +453,15 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int,
   silent_from = max([plan.silent_after_ms] + [s.audio_end_ms for s in plan.model])
   truth = dict(
       family=NAME, subtask=subtask, tick_ms=tick_ms, n_ticks=n_ticks,
-      request=dict(text=request.line.text, **span(request.start_ms, request.end_ms, tick_ms)),
+      request=dict(text=request.line.text,
+                   **planning.span(request.start_ms, request.end_ms, tick_ms)),
       params=plan.params, ack=plan.ack, expected=plan.expected, stop=plan.stop,
       silent_after=dict(start_ms=int(silent_from),
                         start_tick=-(-int(silent_from) // tick_ms)),
-      silent_spans=silent_spans(plan.allowances, n_ticks, tick_ms),
-      distractors=[dict(speaker="other", text=s.line.text, **span(s.start_ms, s.end_ms, tick_ms))
-                   for s in others],
-      lines=[line_span(s, tick_ms) for s in heard],
+      silent_spans=planning.silent_spans(plan.allowances, n_ticks, tick_ms),
+      distractors=[dict(speaker="other", text=s.line.text,
+                        **planning.span(s.start_ms, s.end_ms, tick_ms)) for s in others],
+      lines=[planning.line_span(s, tick_ms) for s in heard],
   )
   lines = tuple(s.line for s in sorted(heard + plan.model, key=lambda s: s.start_ms))
   return episode.EpisodeScript(family=NAME, n_ticks=n_ticks, lines=lines, truth=truth)

@@ -41,8 +41,9 @@ audio-out slots of tick h - 1, see `episode`):
 
 - A user turn ends at the end of its last word (espeak word timings, trimmed
   to the last audible sample). The model's response is heard 200–600 ms after
-  it (`RESPONSE_GAP_MS`, uniform; TML reports 0.40 s on FD-bench); metrics
-  accept a start 0–1200 ms after the turn end (`RESPONSE_WINDOW_MS`).
+  it (`planning.RESPONSE_GAP_MS`, uniform; TML reports 0.40 s on FD-bench);
+  metrics accept a start 0–1200 ms after the turn end
+  (`planning.RESPONSE_WINDOW_MS`).
 - Yield: for an interruption that starts in tick i, the yield deadline is
   the start of tick i + 1 + k, k in {1, 2} drawn per interruption, so the
   model's speech overlaps the user's by at most 400 / 600 ms. The cut answer
@@ -51,9 +52,9 @@ audio-out slots of tick h - 1, see `episode`):
   had heard the interruption begin. The cut falls at a word end 1.2–4.2 s
   into the answer (`CUT_AFTER_MS`).
 - Episodes are planned with exact durations from the speech cache; the last
-  sound ends at least `TAIL_MS` before the episode's end so the model's text
-  queue can drain (byte text at 4 text-out slots per tick runs close to the
-  speech rate and can lag it by a few ticks). Episodes need
+  sound ends at least `planning.TAIL_MS` before the episode's end so the
+  model's text queue can drain (byte text at 4 text-out slots per tick runs
+  close to the speech rate and can lag it by a few ticks). Episodes need
   `n_ticks * tick_ms >= MIN_MS` (75 ticks of 200 ms); shorter ones raise
   ValueError. Short episodes favour the shorter variations: a first exchange
   that does not fit is drawn again (up to 40 times).
@@ -69,11 +70,11 @@ holding the span's last millisecond):
       segments: list of [start_ms, end_ms] of its speech (for "pause": the
         fragments and fillers between the pauses),
       response_window_ms / response_window_ticks: [earliest, latest] start of
-        the model's response (turn end + RESPONSE_WINDOW_MS),
+        the model's response (turn end + planning.RESPONSE_WINDOW_MS),
       response: index into model_utterances of the target response, or None}.
     A turn's end_ms is its turn end (FD-bench's turn-taking timestamp).
   model_utterances: list of span + {
-      text, normalized (see `normalize`),
+      text, normalized (see `planning.normalize`),
       role: "answer" | "cut_answer" | "reply" (after an interruption),
       window_ms / window_ticks: [earliest, latest] start time accepted,
       full_text (cut_answer only: the answer the model had planned)}.
@@ -95,158 +96,24 @@ holding the span's last millisecond):
     interruption, the response latency is measured from end_ms.
 """
 
-from collections.abc import Callable, Sequence
-import copy
+from collections.abc import Sequence
 import dataclasses
 import math
-import re
 
 import numpy as np
 
 from data_pipelines import episode
-from data_pipelines import speech
 from data_pipelines import speech_cache
 from data_pipelines.scenarios import common
+from data_pipelines.scenarios import planning
 
 KINDS = ("pause", "smooth", "backchannel", "interruption", "ignore")
 
-RESPONSE_GAP_MS = (200, 600)
-RESPONSE_WINDOW_MS = (0, 1200)
 PAUSE_MS = (600, 2000)
-LEAD_MS = (200, 1500)
-EXCHANGE_GAP_MS = (800, 2500)
 CUT_AFTER_MS = (1200, 4200)
 IGNORE_HOLD_MS = 1000
-TAIL_MS = 1000
 MIN_MS = 15000
 MAX_EXCHANGES = 3
-_ATTEMPTS = 40
-
-
-# Planning helpers, shared with the delegation family -----------------------
-
-
-class NoFit(Exception):
-  """The drawn variation does not fit; the planner draws again."""
-
-
-def synthesize(text: str, voice: speech_cache.Voice) -> speech.Speech:
-  """`text` spoken by `voice`, through the default speech cache."""
-  return speech_cache.SpeechCache().synthesize(text, voice)
-
-
-def normalize(text: str) -> str:
-  """Lower case, punctuation and hyphens to spaces, single spaces: for content matching."""
-  return " ".join(re.sub(r"[^a-z0-9']+", " ", text.lower()).split())
-
-
-def uniform_ms(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
-  """An integer number of ms drawn uniformly from [low, high]."""
-  return int(rng.integers(bounds[0], bounds[1] + 1))
-
-
-def span(start_ms: float, end_ms: float, tick_ms: int) -> dict:
-  """The JSON span of [start_ms, end_ms] (see the module docstring)."""
-  start, end = int(start_ms), int(math.ceil(end_ms))
-  return {"start_ms": start, "end_ms": end, "start_tick": common.tick_of(start, tick_ms),
-          "end_tick": common.tick_of(max(start, end - 1), tick_ms)}
-
-
-@dataclasses.dataclass(frozen=True)
-class Said:
-  """A line on the timeline with its heard times (ms from the episode start).
-
-  end_ms: end of its audio (rounded up); speech_end_ms: end of its last word.
-  words: (char_end, start_ms, end_ms) of each word.
-  """
-  line: episode.Line
-  end_ms: int
-  speech_end_ms: int
-  words: tuple[tuple[int, int, int], ...]
-
-
-def _ms(samples: int) -> int:
-  return int(math.ceil(samples * 1000 / speech.SAMPLE_RATE))
-
-
-class Timeline:
-  """Lines placed at heard times, with exact durations from the speech cache."""
-
-  def __init__(self, tick_ms: int):
-    self.tick_ms = tick_ms
-    self.lines: list[episode.Line] = []
-    self.end_ms = 0  # the latest audio end or hold so far.
-
-  def say(self, speaker: str, text: str, start_ms: int, voice: speech_cache.Voice) -> Said:
-    """Adds a line of `text` in `voice`, heard from start_ms."""
-    spoken = synthesize(text, voice)
-    line = episode.Line(speaker, text, int(start_ms), voice)
-    words = tuple((w.char_end, start_ms + w.start_sample * 1000 // speech.SAMPLE_RATE,
-                   start_ms + _ms(w.end_sample)) for w in spoken.words)
-    said = Said(line, start_ms + _ms(len(spoken.audio)), words[-1][2], words)
-    self.lines.append(line)
-    self.hold(said.end_ms)
-    return said
-
-  def hold(self, until_ms: int) -> None:
-    """Keeps the next unit from starting before `until_ms`."""
-    self.end_ms = max(self.end_ms, int(until_ms))
-
-  def span(self, start_ms: float, end_ms: float) -> dict:
-    return span(start_ms, end_ms, self.tick_ms)
-
-  def utterance(self, said: Said, role: str, window_ms: tuple[int, int], **extra) -> dict:
-    """The ground truth of a model line (see the module docstring)."""
-    if not window_ms[0] <= said.line.start_ms <= window_ms[1]:
-      raise AssertionError(f"target start {said.line.start_ms} outside its window {window_ms}")
-    return {**self.span(said.line.start_ms, said.end_ms), "text": said.line.text,
-            "normalized": normalize(said.line.text), "role": role,
-            "window_ms": [int(window_ms[0]), int(window_ms[1])],
-            "window_ticks": [common.tick_of(w, self.tick_ms) for w in window_ms], **extra}
-
-
-def fill_episode(rng: np.random.Generator, make_timeline: Callable[[], Timeline],
-                 plan_unit: Callable[[np.random.Generator, Timeline, int], None],
-                 n_ticks: int, tick_ms: int, min_ms: int, max_units: int,
-                 what: str) -> Timeline:
-  """Plans one to `max_units` units back to back; the count is drawn uniformly.
-
-  `plan_unit(rng, timeline, start_ms)` adds one unit starting at or after
-  start_ms, or raises NoFit. The first unit starts after a LEAD_MS silence and
-  is drawn again (up to 40 times) until it ends `TAIL_MS` before the
-  episode's end; later units follow after EXCHANGE_GAP_MS and are kept only if
-  they fit (planning stops at the first that does not). Raises ValueError if
-  n_ticks * tick_ms < min_ms or if no first unit fits.
-  """
-  min_ticks = math.ceil(min_ms / tick_ms)
-  if n_ticks < min_ticks:
-    raise ValueError(f"{what} episodes need at least {min_ticks} ticks of {tick_ms} ms "
-                     f"({min_ms} ms); got n_ticks={n_ticks}")
-  limit = n_ticks * tick_ms - TAIL_MS
-  wanted = int(rng.integers(1, max_units + 1))
-  timeline = None
-  for _ in range(_ATTEMPTS):
-    trial = make_timeline()
-    try:
-      plan_unit(rng, trial, uniform_ms(rng, LEAD_MS))
-    except NoFit:
-      continue
-    if trial.end_ms <= limit:
-      timeline = trial
-      break
-  if timeline is None:
-    raise ValueError(f"no {what} exchange fits in {n_ticks} ticks of {tick_ms} ms after "
-                     f"{_ATTEMPTS} draws; lengthen the episode")
-  for _ in range(wanted - 1):
-    trial = copy.deepcopy(timeline)
-    try:
-      plan_unit(rng, trial, timeline.end_ms + uniform_ms(rng, EXCHANGE_GAP_MS))
-    except NoFit:
-      break
-    if trial.end_ms > limit:
-      break
-    timeline = trial
-  return timeline
 
 
 # Content --------------------------------------------------------------------
@@ -530,7 +397,7 @@ SHORT_LEADS = ("Sure. ", "Of course. ", "Okay. ", "")
 # Exchange planners ----------------------------------------------------------
 
 
-class _Plan(Timeline):
+class _Plan(planning.Timeline):
   """A timeline plus the turn-taking ground truth collected so far."""
 
   def __init__(self, tick_ms: int, user: speech_cache.Voice, other: speech_cache.Voice):
@@ -542,9 +409,9 @@ class _Plan(Timeline):
     self.keep_talking_spans: list[dict] = []
     self.interruptions: list[dict] = []
 
-  def user_turn(self, segments: Sequence[Said], role: str) -> dict:
+  def user_turn(self, segments: Sequence[planning.Heard], role: str) -> dict:
     end = segments[-1].speech_end_ms
-    window = [end + RESPONSE_WINDOW_MS[0], end + RESPONSE_WINDOW_MS[1]]
+    window = [end + planning.RESPONSE_WINDOW_MS[0], end + planning.RESPONSE_WINDOW_MS[1]]
     turn = {**self.span(segments[0].line.start_ms, end),
             "text": " ".join(s.line.text for s in segments), "role": role,
             "segments": [[s.line.start_ms, s.speech_end_ms] for s in segments],
@@ -555,10 +422,11 @@ class _Plan(Timeline):
     return turn
 
   def response_start(self, rng: np.random.Generator, turn: dict, not_before_ms: int = 0) -> int:
-    """RESPONSE_GAP_MS after `turn` ends, and not before not_before_ms."""
-    return max(turn["end_ms"] + uniform_ms(rng, RESPONSE_GAP_MS), not_before_ms)
+    """planning.RESPONSE_GAP_MS after `turn` ends, and not before not_before_ms."""
+    gap = planning.uniform_ms(rng, planning.RESPONSE_GAP_MS)
+    return max(turn["end_ms"] + gap, not_before_ms)
 
-  def respond(self, turn: dict, text: str, role: str, start_ms: int, **extra) -> Said:
+  def respond(self, turn: dict, text: str, role: str, start_ms: int, **extra) -> planning.Heard:
     """The model says `text` from start_ms in response to `turn`."""
     said = self.say("model", text, start_ms, common.ASSISTANT_VOICE)
     turn["response"] = len(self.model_utterances)
@@ -569,8 +437,8 @@ class _Plan(Timeline):
     """The user says `text` to the model in one go; returns the turn."""
     return self.user_turn([self.say("user", text, start_ms, self.user)], "request")
 
-  def answer(self, rng: np.random.Generator, turn: dict, text: str) -> Said:
-    """The model answers `turn` with `text`, RESPONSE_GAP_MS after it ends."""
+  def answer(self, rng: np.random.Generator, turn: dict, text: str) -> planning.Heard:
+    """The model answers `turn` with `text`, planning.RESPONSE_GAP_MS after it ends."""
     return self.respond(turn, text, "answer", self.response_start(rng, turn))
 
   def script(self, n_ticks: int, kind: str) -> episode.EpisodeScript:
@@ -601,12 +469,12 @@ def _pause(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) -> 
     if i == len(fragments) - 1:
       break
     pause_start = said.speech_end_ms
-    t = pause_start + uniform_ms(rng, PAUSE_MS)
+    t = pause_start + planning.uniform_ms(rng, PAUSE_MS)
     if rng.random() < 0.5:
       filler = plan.say("user", common.phrasing(rng, split, FILLERS),
-                        pause_start + uniform_ms(rng, (250, 600)), plan.user)
+                        pause_start + planning.uniform_ms(rng, (250, 600)), plan.user)
       segments.append(filler)
-      t = max(t, filler.end_ms + uniform_ms(rng, (300, 900)))
+      t = max(t, filler.end_ms + planning.uniform_ms(rng, (300, 900)))
     plan.silent_spans.append({**plan.span(pause_start, t), "reason": "pause"})
   turn = plan.user_turn(segments, "request")
   plan.answer(rng, turn, item.short)
@@ -618,7 +486,8 @@ def _smooth(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) ->
   plan.answer(rng, turn, item.short)
 
 
-def _long_answer(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) -> Said:
+def _long_answer(rng: np.random.Generator, split: str, plan: _Plan,
+                 start_ms: int) -> planning.Heard:
   """A question and a 2–3 sentence answer to it; returns the answer."""
   item = common.phrasing(rng, split, EXCHANGES)
   turn = plan.ask(start_ms, item.question)
@@ -626,13 +495,14 @@ def _long_answer(rng: np.random.Generator, split: str, plan: _Plan, start_ms: in
   return plan.answer(rng, turn, " ".join(item.long[:n]))
 
 
-def _overlaps(rng: np.random.Generator, plan: _Plan, answer: Said, texts: Sequence[str],
-              voice: speech_cache.Voice, speaker: str, reason: str, n: int) -> None:
+def _overlaps(rng: np.random.Generator, plan: _Plan, answer: planning.Heard,
+              texts: Sequence[str], voice: speech_cache.Voice, speaker: str, reason: str,
+              n: int) -> None:
   """Up to n lines said over `answer`, each just after one of its clause ends.
 
   Each starts 0–300 ms after a clause end, at least 600 ms into the answer,
   ends at least 400 ms before it ends, and keeps 800 ms from the others.
-  Raises NoFit when none fits.
+  Raises planning.NoFit when none fits.
   """
   text = answer.line.text
   ends = [end for char_end, _, end in answer.words[:-1]
@@ -642,9 +512,9 @@ def _overlaps(rng: np.random.Generator, plan: _Plan, answer: Said, texts: Sequen
   for k in rng.permutation(len(ends)):
     if len(taken) == n:
       break
-    start = ends[int(k)] + uniform_ms(rng, (0, 300))
+    start = ends[int(k)] + planning.uniform_ms(rng, (0, 300))
     line = common.choose(rng, texts)
-    duration = _ms(len(synthesize(line, voice).audio))
+    duration = planning.samples_to_ms(len(planning.synthesize(line, voice).audio))
     if (start < answer.line.start_ms + 600 or start + duration > answer.end_ms - 400
         or any(start < e + 800 and s < start + duration + 800 for s, e in taken)):
       continue
@@ -653,7 +523,7 @@ def _overlaps(rng: np.random.Generator, plan: _Plan, answer: Said, texts: Sequen
     plan.keep_talking_spans.append({**plan.span(start, said.speech_end_ms), "reason": reason,
                                     "text": line, "utterance": index})
   if not taken:
-    raise NoFit
+    raise planning.NoFit
   plan.keep_talking_spans.sort(key=lambda s: s["start_ms"])
 
 
@@ -677,21 +547,23 @@ def _interruption(rng: np.random.Generator, split: str, plan: _Plan, start_ms: i
   turn = plan.ask(start_ms, item.question)
   answer_start = plan.response_start(rng, turn)
   full = " ".join(item.long)
-  timings = synthesize(full, common.ASSISTANT_VOICE).words
+  timings = planning.synthesize(full, common.ASSISTANT_VOICE).words
   candidates = [k for k in range(1, len(timings) - 2)
-                if CUT_AFTER_MS[0] <= _ms(timings[k - 1].end_sample) <= CUT_AFTER_MS[1]]
+                if CUT_AFTER_MS[0] <= planning.samples_to_ms(timings[k - 1].end_sample)
+                <= CUT_AFTER_MS[1]]
   if not candidates:
-    raise NoFit
+    raise planning.NoFit
   cut = full[:timings[common.choose(rng, candidates) - 1].char_end]
-  stop = answer_start + _ms(len(synthesize(cut, common.ASSISTANT_VOICE).audio))
+  cut_audio = planning.synthesize(cut, common.ASSISTANT_VOICE).audio
+  stop = answer_start + planning.samples_to_ms(len(cut_audio))
   yield_ticks = int(rng.integers(1, 3))
   first = max(math.ceil(stop / tick) - 1 - yield_ticks, common.tick_of(answer_start + 800, tick))
   last = stop // tick - 1
   if first > last:
-    raise NoFit
+    raise planning.NoFit
   begin_tick = int(rng.integers(first, last + 1))
-  begin = uniform_ms(rng, (max(begin_tick * tick, answer_start + 800),
-                           (begin_tick + 1) * tick - 1))
+  begin = planning.uniform_ms(rng, (max(begin_tick * tick, answer_start + 800),
+                                    (begin_tick + 1) * tick - 1))
   deadline = (begin_tick + 1 + yield_ticks) * tick
   plan.respond(turn, cut, "cut_answer", answer_start, full_text=full)
   kind = common.choose(rng, ("stop", "redirect", "shorten"))
@@ -727,7 +599,8 @@ def _distraction(rng: np.random.Generator, split: str, plan: _Plan, start_ms: in
     words, reply = common.phrasing(rng, split, SIDE_TALK)
     said = plan.say("user", words, start_ms, plan.user)
     if reply is not None:
-      said = plan.say("other", reply, said.end_ms + uniform_ms(rng, (200, 700)), plan.other)
+      said = plan.say("other", reply, said.end_ms + planning.uniform_ms(rng, (200, 700)),
+                      plan.other)
       words += " / " + reply
   else:
     words = common.phrasing(rng, split, BACKGROUND)
@@ -742,7 +615,7 @@ def _ignore(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) ->
   where = common.choose(rng, places)
   if where == "before":
     words, end = _distraction(rng, split, plan, start_ms, variant)
-    ask_at = end + uniform_ms(rng, (800, 1800))
+    ask_at = end + planning.uniform_ms(rng, (800, 1800))
     plan.silent_spans.append({**plan.span(start_ms, ask_at), "reason": variant, "text": words})
     question = item.question
     if variant == "side_talk":
@@ -752,7 +625,7 @@ def _ignore(rng: np.random.Generator, split: str, plan: _Plan, start_ms: int) ->
   elif where == "after":
     turn = plan.ask(start_ms, item.question)
     answer = plan.answer(rng, turn, item.short)
-    begin = answer.end_ms + uniform_ms(rng, (600, 1500))
+    begin = answer.end_ms + planning.uniform_ms(rng, (600, 1500))
     words, end = _distraction(rng, split, plan, begin, variant)
     plan.silent_spans.append({**plan.span(begin, end + IGNORE_HOLD_MS), "reason": variant,
                               "text": words})
@@ -776,9 +649,9 @@ def make_script(rng: np.random.Generator, split: str, n_ticks: int, tick_ms: int
   kind = common.choose(rng, tuple(kinds))
   user = common.user_voice(rng, split)
   other = common.user_voice(rng, split, common.OTHER_VOICES)
-  plan = fill_episode(rng, lambda: _Plan(tick_ms, user, other),
-                      lambda r, p, t: _PLANNERS[kind](r, split, p, t),
-                      n_ticks, tick_ms, MIN_MS, MAX_EXCHANGES, f"turn-taking {kind!r}")
+  plan = planning.fill_episode(rng, lambda: _Plan(tick_ms, user, other),
+                               lambda r, p, t: _PLANNERS[kind](r, split, p, t),
+                               n_ticks, tick_ms, MIN_MS, MAX_EXCHANGES, f"turn-taking {kind!r}")
   return plan.script(n_ticks, kind)
 
 
