@@ -6,7 +6,6 @@ Speech comes from the default speech cache ($MICROTURN_CACHE/speech, else
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
-import dataclasses
 import functools
 import json
 import re
@@ -17,18 +16,11 @@ import numpy as np
 
 from data_pipelines import episode
 from data_pipelines import scenes
-from data_pipelines import speech_cache
-from data_pipelines import stream
-from data_pipelines import text
-from data_pipelines import video
 from data_pipelines.scenarios import charades
 from data_pipelines.scenarios import common
-from data_pipelines.stream import Slot
+from tests import scenarios_testing as st
 
-TINY = stream.TickLayout(frames_per_audio_token=2, video_height=40, video_width=40,
-                         text_in_tokens=4, bg_in_tokens=4, text_out_tokens=4)
-LAYOUTS = {"tiny": TINY, "default": stream.TickLayout(video_height=80, video_width=80)}
-TICK_MS = 200
+TICK_MS = st.TICK_MS
 N_TICKS = 75
 
 
@@ -39,30 +31,14 @@ def make(seed: int, split: str = "train", n_ticks: int = N_TICKS) -> episode.Epi
 
 @functools.lru_cache(maxsize=None)
 def render(seed: int, layout_name: str) -> episode.Episode:
-  return episode.render(make(seed), LAYOUTS[layout_name], speech_cache.SpeechCache())
-
-
-def text_out(ep: episode.Episode) -> list[str]:
-  """Per tick, the decoded text-out slots (pads dropped)."""
-  rows = ep.ticks.tokens[:, ep.layout.span(Slot.TEXT_OUT)]
-  return [text.decode([int(t) for t in row if t != text.PAD]) for row in rows]
-
-
-def heard(track: np.ndarray, tick: int) -> bool:
-  samples = TINY.samples_per_tick
-  return bool(np.any(track[tick * samples:(tick + 1) * samples]))
-
-
-def pattern(template: str) -> re.Pattern:
-  """A regex matching `template` with any text in its {fields}."""
-  pieces = re.split(r"\{\w+\}", template)
-  return re.compile("(.+)".join(re.escape(p) for p in pieces))
+  return st.render(make(seed), st.VIDEO_LAYOUTS[layout_name])
 
 
 def clause_pairs(sentence: str, action: str, split: str) -> list[tuple[str, str]]:
   """The (starts, ends) clauses of `split` for `action` that `sentence` uses."""
   return [(a, b) for a, b in charades._CLAUSES[action][split]
           if re.search(rf"\b{a}\b.*\b{b}\b", sentence)]
+
 
 
 class CharadesTest(parameterized.TestCase):
@@ -72,17 +48,9 @@ class CharadesTest(parameterized.TestCase):
     self.assertTrue(charades.FAMILY.needs_video)
 
   def test_same_seed_same_script_and_episode(self):
-    first = charades.make_script(np.random.default_rng(4), "heldout", N_TICKS, TICK_MS)
-    second = charades.make_script(np.random.default_rng(4), "heldout", N_TICKS, TICK_MS)
-    self.assertEqual(first, second)
-    self.assertEqual(json.dumps(first.truth, sort_keys=True),
-                     json.dumps(second.truth, sort_keys=True))
-    cache = speech_cache.SpeechCache()
-    a, b = episode.render(first, TINY, cache), episode.render(second, TINY, cache)
-    for field in dataclasses.fields(stream.PackedTicks):
-      np.testing.assert_array_equal(getattr(a.ticks, field.name), getattr(b.ticks, field.name))
-    np.testing.assert_array_equal(a.mic, b.mic)
-    np.testing.assert_array_equal(a.model_audio, b.model_audio)
+    first = st.assert_deterministic(
+        self, lambda: charades.make_script(np.random.default_rng(4), "heldout", N_TICKS, TICK_MS),
+        st.TINY_VIDEO)
     self.assertNotEqual(make(5).truth, first.truth)
 
   def test_splits_use_disjoint_phrasings_and_voices(self):
@@ -95,9 +63,9 @@ class CharadesTest(parameterized.TestCase):
         script = make(seed, split)
         truth = script.truth
         request, action = truth["request"]["text"], truth["event"]["action"]
-        self.assertTrue(any(pattern(t).fullmatch(request) for t in charades._REQUESTS[split]),
+        self.assertTrue(any(st.pattern(t).fullmatch(request) for t in charades._REQUESTS[split]),
                         request)
-        self.assertFalse(any(pattern(t).fullmatch(request) for t in charades._REQUESTS[other]),
+        self.assertFalse(any(st.pattern(t).fullmatch(request) for t in charades._REQUESTS[other]),
                          request)
         self.assertNotEmpty(clause_pairs(request, action, split), request)
         self.assertEmpty(clause_pairs(request, action, other), request)
@@ -109,7 +77,7 @@ class CharadesTest(parameterized.TestCase):
   @parameterized.product(seed=[0, 1, 2, 5], layout_name=["tiny", "default"])
   def test_truth_holds_on_the_rendered_episode(self, seed, layout_name):
     ep = render(seed, layout_name)
-    truth, scene, layout = ep.truth, ep.script.scene, ep.layout
+    truth, scene = ep.truth, ep.script.scene
     json.dumps(truth)
     self.assertIsInstance(scene, scenes.EventScene)
     event = truth["event"]
@@ -117,18 +85,14 @@ class CharadesTest(parameterized.TestCase):
     self.assertEqual((s, e), scene.ticks(TICK_MS))
     self.assertEqual(event["description"], scene.description)
     # Video in every tick, the frame at each tick's end.
-    self.assertTrue(ep.ticks.present[:, layout.span(Slot.VIDEO)].all())
-    for t in (0, s, e, N_TICKS - 1):
-      frame = scene.frame(scenes.frame_time_s(t, TICK_MS), layout.video_height, layout.video_width)
-      np.testing.assert_array_equal(ep.ticks.video[t], video.patchify(frame))
+    st.assert_frames(self, ep, (0, s, e, N_TICKS - 1))
     # Nothing happens until the request (and any ack) is over.
     request = truth["request"]
     first_action = min([event["start_ms"]] + [d["start_ms"] for d in truth["distractors"]])
     self.assertGreater(first_action, request["end_ms"] + 300)
     if truth["ack"]:
       self.assertGreater(first_action, truth["ack"]["end_ms"])
-    self.assertFalse(np.any(ep.mic[:request["start_ms"] * 16]))
-    self.assertTrue(heard(ep.mic, (request["start_tick"] + request["end_tick"]) // 2))
+    st.assert_request_heard(self, ep, request)
     # Distractors never overlap the event.
     for d in truth["distractors"]:
       self.assertTrue(d["end_ms"] < event["start_ms"] or d["start_ms"] > event["end_ms"], d)
@@ -140,22 +104,16 @@ class CharadesTest(parameterized.TestCase):
     self.assertEqual((start["tick"], start["window_ticks"]), (s + 1, [s + 1, s + 3]))
     lag = 1 if event["action"] == "spin" else 0
     self.assertEqual((stop["tick"], stop["window_ticks"]), (e + 1 + lag, [e + 1, e + 3 + lag]))
-    chunks = text_out(ep)
+    chunks = st.text_out(ep)
     for u in (start, stop):
       # Its text goes out in the tick before it is heard, and it is heard from then.
-      self.assertTrue(u["text"].startswith(chunks[u["tick"] - 1]), (chunks[u["tick"] - 1], u))
-      self.assertNotIn("<silence>", chunks[u["tick"] - 1])
-      self.assertFalse(heard(ep.model_audio, u["tick"] - 1))
-      self.assertTrue(heard(ep.model_audio, u["tick"]))
+      st.assert_reaction_heard(self, ep, chunks, u)
     spoken = "".join(c for c in chunks if c != "<silence>")
     ack = truth["ack"]["text"] if truth["ack"] else ""
     self.assertEqual(spoken, ack + start["text"] + stop["text"])
     # Silent spans: no model audio, <silence> in the text-out of the tick before.
-    quiet = {t for q in truth["silent_spans"] for t in range(q["start_tick"], q["end_tick"])}
-    for t in quiet:
-      self.assertFalse(heard(ep.model_audio, t), t)
-      if t:
-        self.assertEqual(chunks[t - 1], "<silence>", t)
+    quiet = set(st.exclusive_ticks(truth["silent_spans"]))
+    st.assert_quiet(self, ep, chunks, quiet)
     # Between the words the target is quiet, and through each distractor action.
     for t in range(start["end_ms"] // TICK_MS + 1, stop["tick"] - 1):
       self.assertEqual(chunks[t], "<silence>", t)

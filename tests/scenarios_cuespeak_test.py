@@ -8,69 +8,28 @@ from tests import testing  # isort: skip  (must configure JAX first)
 
 import collections
 import json
-import os
 import re
-import tempfile
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
 from data_pipelines import episode
-from data_pipelines import speech_cache
-from data_pipelines import stream
-from data_pipelines import text
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import cuespeak
 from data_pipelines.scenarios import planning
+from tests import scenarios_testing as st
 
-TINY = stream.TickLayout(frames_per_audio_token=2, text_in_tokens=4, bg_in_tokens=4,
-                         text_out_tokens=4)
-LAYOUTS = (("tiny", TINY), ("default", stream.TickLayout()))
 N_TICKS = 90
 N_SCRIPTS = {"train": 50, "heldout": 30}
 
-_saved_env: str | None = None
-_tempdir: tempfile.TemporaryDirectory | None = None
-
-
-def setUpModule():
-  global _saved_env, _tempdir
-  _tempdir = tempfile.TemporaryDirectory()
-  _saved_env = os.environ.get("MICROTURN_CACHE")
-  os.environ["MICROTURN_CACHE"] = _tempdir.name
-
-
-def tearDownModule():
-  if _saved_env is None:
-    os.environ.pop("MICROTURN_CACHE", None)
-  else:
-    os.environ["MICROTURN_CACHE"] = _saved_env
-  _tempdir.cleanup()
+_cache = st.TemporaryCache()
+setUpModule = _cache.set_up
+tearDownModule = _cache.tear_down
 
 
 def script(seed: int, split: str = "train", n_ticks: int = N_TICKS, tick_ms: int = 200):
   return cuespeak.make_script(np.random.default_rng(seed), split, n_ticks, tick_ms)
-
-
-def render(s: episode.EpisodeScript, layout: stream.TickLayout = TINY) -> episode.Episode:
-  return episode.render(s, layout, speech_cache.SpeechCache())
-
-
-def text_out(ep: episode.Episode) -> list[str]:
-  """Each tick's text-out slots, decoded without <pad>s."""
-  rows = ep.ticks.tokens[:, ep.layout.span(stream.Slot.TEXT_OUT)]
-  return [text.decode([t for t in row if t != text.PAD]) for row in rows]
-
-
-def speaks(ep: episode.Episode) -> np.ndarray:
-  """bool [n_ticks]: tick t's audio out is present (the model is heard in tick t + 1)."""
-  return ep.ticks.present[:, ep.layout.span(stream.Slot.AUDIO_OUT)].any(axis=-1)
-
-
-def rms(track: np.ndarray, start_ms: int, end_ms: int) -> float:
-  clip = track[start_ms * 16:end_ms * 16].astype(np.float64)
-  return float(np.sqrt(np.mean(clip**2))) if clip.size else 0.0
 
 
 def slot_words() -> set[str]:
@@ -101,13 +60,7 @@ class CueSpeakTest(parameterized.TestCase):
 
   @parameterized.parameters("train", "heldout")
   def test_deterministic(self, split):
-    first, second = script(11, split), script(11, split)
-    self.assertEqual(first, second)
-    a, b = render(first), render(second)
-    for field in ("tokens", "present", "user_audio", "self_audio", "audio_out"):
-      np.testing.assert_array_equal(getattr(a.ticks, field), getattr(b.ticks, field))
-    np.testing.assert_array_equal(a.mic, b.mic)
-    np.testing.assert_array_equal(a.model_audio, b.model_audio)
+    st.assert_deterministic(self, lambda: script(11, split), st.TINY_AUDIO)
 
   def test_phrasings_are_disjoint(self):
     for table in cuespeak._INSTRUCTIONS.values():
@@ -209,7 +162,7 @@ class CueSpeakTest(parameterized.TestCase):
         for line in truth["lines"]:
           self.assertLessEqual(line["end_ms"], N_TICKS * 200)
 
-  @parameterized.named_parameters(*LAYOUTS)
+  @parameterized.named_parameters(*st.AUDIO_LAYOUTS.items())
   def test_truth_holds_on_rendered_episode(self, layout):
     chosen, seen = [], set()
     for split in common.SPLITS:
@@ -220,33 +173,21 @@ class CueSpeakTest(parameterized.TestCase):
           chosen.append(s)
     for s in chosen:
       with self.subTest(rule=s.truth["rule"], instruction=s.truth["instruction"]["text"]):
-        self.check_rendered(s, render(s, layout))
+        self.check_rendered(s, st.render(s, layout))
 
   def check_rendered(self, s: episode.EpisodeScript, ep: episode.Episode):
     truth = s.truth
-    out, speaking = text_out(ep), speaks(ep)
-    utterances = [truth["ack"]] + truth["expected"]
-    for u in utterances:
-      t = u["start_tick"]
-      # Outputs of tick t - 1 carry the first words and (but for espeak's few ms of leading
-      # silence) the audio heard in tick t.
-      self.assertTrue(out[t - 1].startswith(u["text"][:4]), (out[t - 1], u["text"]))
-      self.assertTrue(speaking[t - 1] or speaking[t])
-      self.assertGreater(rms(ep.model_audio, u["start_ms"], u["end_ms"]), 0.01)
-    self.assertEqual("".join(out).replace("<silence>", ""), "".join(u["text"] for u in utterances))
-    for quiet in truth["silent_spans"]:
-      for t in range(max(quiet["start_tick"], 1), quiet["end_tick"] + 1):
-        self.assertEqual(out[t - 1], "<silence>", f"tick {t - 1}")
-        self.assertFalse(speaking[t - 1])
+    st.assert_spoken_on_time(self, ep, [truth["ack"]] + truth["expected"])
+    st.assert_silent_ticks(self, ep, truth["silent_spans"])
     # Cue and distractor words are heard where the truth says, with those words.
     for word in truth["cues"] + truth["distractors"]:
-      self.assertGreater(rms(ep.mic, word["start_ms"], word["end_ms"]), 0.01, word["word"])
+      self.assertGreater(st.rms(ep.mic, word["start_ms"], word["end_ms"]), 0.01, word["word"])
       heard = [w for w in ep.words
                if w.speaker == "user" and abs(w.start_ms - word["start_ms"]) <= 1]
       self.assertEqual([w.text for w in heard], [word["word"]])
     for line in truth["lines"]:
-      self.assertGreater(rms(ep.mic, line["start_ms"], line["end_ms"]), 0.01, line["text"])
-    self.assertEqual(rms(ep.mic, 0, truth["instruction"]["start_ms"]), 0.0)
+      self.assertGreater(st.rms(ep.mic, line["start_ms"], line["end_ms"]), 0.01, line["text"])
+    self.assertEqual(st.rms(ep.mic, 0, truth["instruction"]["start_ms"]), 0.0)
 
   def test_responses_overlap_the_user(self):
     overlapping, total = 0, 0

@@ -16,19 +16,15 @@ from absl.testing import parameterized
 import numpy as np
 
 from data_pipelines import episode
-from data_pipelines import speech_cache
-from data_pipelines import stream
 from data_pipelines import text
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import delegation
 from data_pipelines.scenarios import knowledge
 from data_pipelines.scenarios import planning
 from data_pipelines.stream import Slot
+from tests import scenarios_testing as st
 
-TINY = stream.TickLayout(frames_per_audio_token=2, text_in_tokens=4, bg_in_tokens=4,
-                         text_out_tokens=4)
-LAYOUTS = (("tiny", TINY), ("default", stream.TickLayout()))
-TICK_MS = 200
+TICK_MS = st.TICK_MS
 N_TICKS = 120
 MIN_TICKS = math.ceil(delegation.MIN_MS / TICK_MS)
 
@@ -37,17 +33,6 @@ MIN_TICKS = math.ceil(delegation.MIN_MS / TICK_MS)
 def make(seed: int, split: str = "train", kinds: tuple[str, ...] = delegation.KINDS,
          n_ticks: int = N_TICKS) -> episode.EpisodeScript:
   return delegation.make_script(np.random.default_rng(seed), split, n_ticks, TICK_MS, kinds)
-
-
-def rms(track: np.ndarray, start_ms: float, end_ms: float) -> float:
-  part = track[int(start_ms * 16):int(end_ms * 16)]
-  return float(np.sqrt(np.mean(np.square(part, dtype=np.float64)))) if part.size else 0.0
-
-
-def slot_tokens(ep: episode.Episode, kind: Slot) -> list[list[int]]:
-  """The non-pad tokens of `kind` slots in every tick."""
-  rows = ep.ticks.tokens[:, ep.layout.span(kind)]
-  return [[int(t) for t in row if t != text.PAD] for row in rows]
 
 
 def first_tick_of(rows: list[list[int]], needle: list[int], after: int = 0) -> int:
@@ -64,17 +49,10 @@ class DelegationTest(parameterized.TestCase):
 
   @parameterized.parameters(*delegation.KINDS)
   def test_same_seed_same_script_and_episode(self, kind):
-    first = delegation.make_script(np.random.default_rng(5), "train", N_TICKS, TICK_MS, (kind,))
-    second = delegation.make_script(np.random.default_rng(5), "train", N_TICKS, TICK_MS, (kind,))
-    self.assertEqual(first, second)
-    self.assertEqual(json.dumps(first.truth, sort_keys=True),
-                     json.dumps(second.truth, sort_keys=True))
-    a = episode.render(first, TINY, speech_cache.SpeechCache())
-    b = episode.render(second, TINY, speech_cache.SpeechCache())
-    for name in ("tokens", "present", "user_audio", "self_audio", "audio_out"):
-      np.testing.assert_array_equal(getattr(a.ticks, name), getattr(b.ticks, name))
-    np.testing.assert_array_equal(a.mic, b.mic)
-    np.testing.assert_array_equal(a.model_audio, b.model_audio)
+    st.assert_deterministic(
+        self, lambda: delegation.make_script(np.random.default_rng(5), "train", N_TICKS, TICK_MS,
+                                             (kind,)),
+        st.TINY_AUDIO)
 
   def test_truth_is_json(self):
     for seed in range(10):
@@ -117,13 +95,13 @@ class DelegationTest(parameterized.TestCase):
     self.assertEmpty(said["train"] & said["heldout"])
     self.assertEmpty(voices["train"] & voices["heldout"])
 
-  @parameterized.product(kind=delegation.KINDS, layout_name=[name for name, _ in LAYOUTS])
+  @parameterized.product(kind=delegation.KINDS, layout_name=list(st.AUDIO_LAYOUTS))
   def test_ground_truth_holds_on_the_rendered_episode(self, kind, layout_name):
-    layout = dict(LAYOUTS)[layout_name]
+    layout = st.AUDIO_LAYOUTS[layout_name]
     for seed in (1, 2, 3):
       script = make(seed, kinds=(kind,))
-      ep = episode.render(script, layout, speech_cache.SpeechCache())
-      outs, bg = slot_tokens(ep, Slot.TEXT_OUT), slot_tokens(ep, Slot.BG_IN)
+      ep = st.render(script, layout)
+      outs, bg = st.slot_tokens(ep, Slot.TEXT_OUT), st.slot_tokens(ep, Slot.BG_IN)
       self.assertEqual(outs[0], [text.SILENCE])
       delegations = ep.truth["delegations"]
       expected_text = "".join(d[u]["text"] for d in delegations for u in ("filler", "answer"))
@@ -138,7 +116,7 @@ class DelegationTest(parameterized.TestCase):
         delegate, background = d["delegate"]["tick"], d["background"]
 
         # The question is heard; <delegate> follows it, before the filler's first word.
-        self.assertGreater(rms(ep.mic, question["start_ms"], question["end_ms"]), 0.01)
+        self.assertGreater(st.rms(ep.mic, question["start_ms"], question["end_ms"]), 0.01)
         self.assertEqual(delegate, question["end_ms"] // TICK_MS + 1)
         self.assertBetween(delegate, *d["delegate"]["window_ticks"])
         self.assertIn(text.DELEGATE, outs[delegate])
@@ -171,11 +149,11 @@ class DelegationTest(parameterized.TestCase):
         self.assertGreater(answer["start_ms"], filler["end_ms"])
         self.assertEqual(first_tick_of(outs, list(text.encode(answer["text"])), after=delegate),
                          answer["start_tick"] - 1)
-        self.assertGreater(rms(ep.model_audio, answer["start_ms"], answer["end_ms"]), 0.01)
-        self.assertEqual(rms(ep.model_audio, filler["end_ms"], answer["start_ms"]), 0.0)
+        self.assertGreater(st.rms(ep.model_audio, answer["start_ms"], answer["end_ms"]), 0.01)
+        self.assertEqual(st.rms(ep.model_audio, filler["end_ms"], answer["start_ms"]), 0.0)
         if d["chat"] is not None:
           chat = d["chat"]
-          self.assertGreater(rms(ep.mic, chat["start_ms"], chat["end_ms"]), 0.01)
+          self.assertGreater(st.rms(ep.mic, chat["start_ms"], chat["end_ms"]), 0.01)
           self.assertLess(chat["start_ms"], background["ready_tick"] * TICK_MS)
           self.assertGreater(answer["start_ms"], chat["end_ms"])
           self.assertGreaterEqual(answer["window_ms"][0], chat["end_ms"])
@@ -214,7 +192,7 @@ class DelegationTest(parameterized.TestCase):
       script = make(seed, n_ticks=MIN_TICKS)
       self.assertEqual(script.n_ticks, MIN_TICKS)
       if seed < 2:
-        episode.render(script, TINY, speech_cache.SpeechCache())
+        st.render(script, st.TINY_AUDIO)
 
   def test_too_short_episode_is_a_clear_error(self):
     with self.assertRaisesRegex(ValueError, f"at least {MIN_TICKS} ticks"):

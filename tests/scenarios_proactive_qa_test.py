@@ -6,10 +6,8 @@ Speech comes from the default speech cache ($MICROTURN_CACHE/speech, else
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
-import dataclasses
 import functools
 import json
-import re
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -17,19 +15,12 @@ import numpy as np
 
 from data_pipelines import episode
 from data_pipelines import scenes
-from data_pipelines import speech_cache
-from data_pipelines import stream
-from data_pipelines import text
-from data_pipelines import video
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import planning
 from data_pipelines.scenarios import proactive_qa
-from data_pipelines.stream import Slot
+from tests import scenarios_testing as st
 
-TINY = stream.TickLayout(frames_per_audio_token=2, video_height=40, video_width=40,
-                         text_in_tokens=4, bg_in_tokens=4, text_out_tokens=4)
-LAYOUTS = {"tiny": TINY, "default": stream.TickLayout(video_height=80, video_width=80)}
-TICK_MS = 200
+TICK_MS = st.TICK_MS
 N_TICKS = 75
 
 
@@ -40,24 +31,7 @@ def make(seed: int, split: str = "train", n_ticks: int = N_TICKS) -> episode.Epi
 
 @functools.lru_cache(maxsize=None)
 def render(seed: int, layout_name: str) -> episode.Episode:
-  return episode.render(make(seed), LAYOUTS[layout_name], speech_cache.SpeechCache())
-
-
-def text_out(ep: episode.Episode) -> list[str]:
-  """Per tick, the decoded text-out slots (pads dropped)."""
-  rows = ep.ticks.tokens[:, ep.layout.span(Slot.TEXT_OUT)]
-  return [text.decode([int(t) for t in row if t != text.PAD]) for row in rows]
-
-
-def heard(track: np.ndarray, tick: int) -> bool:
-  samples = TINY.samples_per_tick
-  return bool(np.any(track[tick * samples:(tick + 1) * samples]))
-
-
-def pattern(template: str) -> re.Pattern:
-  """A regex matching `template` with any text in its {fields}."""
-  pieces = re.split(r"\{\w+\}", template)
-  return re.compile("(.+)".join(re.escape(p) for p in pieces))
+  return st.render(make(seed), st.VIDEO_LAYOUTS[layout_name])
 
 
 class ProactiveQATest(parameterized.TestCase):
@@ -67,17 +41,10 @@ class ProactiveQATest(parameterized.TestCase):
     self.assertTrue(proactive_qa.FAMILY.needs_video)
 
   def test_same_seed_same_script_and_episode(self):
-    first = proactive_qa.make_script(np.random.default_rng(8), "heldout", N_TICKS, TICK_MS)
-    second = proactive_qa.make_script(np.random.default_rng(8), "heldout", N_TICKS, TICK_MS)
-    self.assertEqual(first, second)
-    self.assertEqual(json.dumps(first.truth, sort_keys=True),
-                     json.dumps(second.truth, sort_keys=True))
-    cache = speech_cache.SpeechCache()
-    a, b = episode.render(first, TINY, cache), episode.render(second, TINY, cache)
-    for field in dataclasses.fields(stream.PackedTicks):
-      np.testing.assert_array_equal(getattr(a.ticks, field.name), getattr(b.ticks, field.name))
-    np.testing.assert_array_equal(a.mic, b.mic)
-    np.testing.assert_array_equal(a.model_audio, b.model_audio)
+    first = st.assert_deterministic(
+        self,
+        lambda: proactive_qa.make_script(np.random.default_rng(8), "heldout", N_TICKS, TICK_MS),
+        st.TINY_VIDEO)
     self.assertNotEqual(make(9).truth, first.truth)
 
   def test_splits_use_disjoint_phrasings_and_voices(self):
@@ -91,8 +58,8 @@ class ProactiveQATest(parameterized.TestCase):
         truth = script.truth
         question = truth["question"]["text"]
         templates = proactive_qa._QUESTIONS[truth["kind"]]
-        self.assertTrue(any(pattern(t).fullmatch(question) for t in templates[split]), question)
-        self.assertFalse(any(pattern(t).fullmatch(question) for t in templates[other]), question)
+        self.assertTrue(any(st.pattern(t).fullmatch(question) for t in templates[split]), question)
+        self.assertFalse(any(st.pattern(t).fullmatch(question) for t in templates[other]), question)
         where = proactive_qa._WHERE[truth["mechanism"]]
         are_where = proactive_qa._ARE_WHERE[truth["mechanism"]]
         self.assertTrue(any(w in question for w in where[split] + are_where[split]), question)
@@ -104,25 +71,21 @@ class ProactiveQATest(parameterized.TestCase):
   @parameterized.product(seed=[0, 1, 4, 6], layout_name=["tiny", "default"])
   def test_truth_holds_on_the_rendered_episode(self, seed, layout_name):
     ep = render(seed, layout_name)
-    truth, scene, layout = ep.truth, ep.script.scene, ep.layout
+    truth, scene = ep.truth, ep.script.scene
     json.dumps(truth)
     self.assertIsInstance(scene, scenes.RevealScene)
     self.assertEqual((truth["kind"], truth["mechanism"]), (scene.kind, scene.mechanism))
     self.assertEqual(truth["answer"]["text"], scene.answer)
     # Video in every tick, the frame at each tick's end.
-    self.assertTrue(ep.ticks.present[:, layout.span(Slot.VIDEO)].all())
     r = truth["reveal"]["tick"]
-    for t in (0, r - 1, r, N_TICKS - 1):
-      frame = scene.frame(scenes.frame_time_s(t, TICK_MS), layout.video_height, layout.video_width)
-      np.testing.assert_array_equal(ep.ticks.video[t], video.patchify(frame))
+    st.assert_frames(self, ep, (0, r - 1, r, N_TICKS - 1))
     # Frame r is the first to show the whole answer; the reveal starts after the question.
     self.assertEqual(r, scene.reveal_tick(TICK_MS))
     self.assertLess(scenes.frame_time_s(r - 1, TICK_MS) * 1000, truth["reveal"]["end_ms"])
     self.assertGreaterEqual(scenes.frame_time_s(r, TICK_MS) * 1000, truth["reveal"]["end_ms"])
     question = truth["question"]
     self.assertGreater(truth["no_answer_before"]["ms"], question["end_ms"] + 1000)
-    self.assertFalse(np.any(ep.mic[:question["start_ms"] * 16]))
-    self.assertTrue(heard(ep.mic, (question["start_tick"] + question["end_tick"]) // 2))
+    st.assert_request_heard(self, ep, question)
     self.assertTrue(np.any(ep.mic[(question["end_ms"] - 50) * 16:question["end_ms"] * 16]))
     # The reply span lies inside the episode and starts at the reveal.
     span = truth["reply_span"]
@@ -135,12 +98,9 @@ class ProactiveQATest(parameterized.TestCase):
     self.assertIn(answer["normalized"], truth["answer"]["accept"])
     self.assertIn(truth["answer"]["normalized"], truth["answer"]["accept"])
     self.assertTrue(span["start_ms"] <= answer["start_ms"] < span["end_ms"])
-    chunks = text_out(ep)
+    chunks = st.text_out(ep)
     # Its text goes out in the tick before it is heard, and it is heard from then.
-    self.assertTrue(answer["text"].startswith(chunks[r]), (chunks[r], answer))
-    self.assertNotIn("<silence>", chunks[r])
-    self.assertFalse(heard(ep.model_audio, r))
-    self.assertTrue(heard(ep.model_audio, r + 1))
+    st.assert_reaction_heard(self, ep, chunks, answer)
     spoken = "".join(c for c in chunks if c != "<silence>")
     ack = truth["ack"]["text"] if truth["ack"] else ""
     self.assertEqual(spoken, ack + answer["text"])
@@ -149,13 +109,10 @@ class ProactiveQATest(parameterized.TestCase):
     after = (truth["ack"]["end_ms"] if truth["ack"] else question["end_ms"]) // TICK_MS + 1
     for t in range(after, r):
       self.assertEqual(chunks[t], "<silence>", t)
-      self.assertFalse(heard(ep.model_audio, t + 1), t)
-    for t in [t for s in truth["silent_spans"] for t in range(s["start_tick"], s["end_tick"])]:
-      self.assertFalse(heard(ep.model_audio, t), t)
-      if t:
-        self.assertEqual(chunks[t - 1], "<silence>", t)
-    self.assertNotIn(r + 1, [t for s in truth["silent_spans"]
-                             for t in range(s["start_tick"], s["end_tick"])])
+      self.assertFalse(st.heard(ep.model_audio, t + 1), t)
+    quiet = st.exclusive_ticks(truth["silent_spans"])
+    st.assert_quiet(self, ep, chunks, quiet)
+    self.assertNotIn(r + 1, quiet)
     # Before the reveal starts the model says at most its ack; then the answer.
     model_words = [w for w in ep.words if w.speaker == "model"]
     early = [w.text for w in model_words if w.start_ms < truth["no_answer_before"]["ms"]]

@@ -7,10 +7,8 @@ Speech comes from the default speech cache ($MICROTURN_CACHE/speech, else
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
 import collections
-import dataclasses
 import functools
 import json
-import re
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -18,19 +16,12 @@ import numpy as np
 
 from data_pipelines import episode
 from data_pipelines import scenes
-from data_pipelines import speech_cache
-from data_pipelines import stream
-from data_pipelines import text
-from data_pipelines import video
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import planning
 from data_pipelines.scenarios import repcount
-from data_pipelines.stream import Slot
+from tests import scenarios_testing as st
 
-TINY = stream.TickLayout(frames_per_audio_token=2, video_height=40, video_width=40,
-                         text_in_tokens=4, bg_in_tokens=4, text_out_tokens=4)
-LAYOUTS = {"tiny": TINY, "default": stream.TickLayout(video_height=80, video_width=80)}
-TICK_MS = 200
+TICK_MS = st.TICK_MS
 N_TICKS = 75
 
 
@@ -40,30 +31,8 @@ def make(seed: int, split: str = "train", n_ticks: int = N_TICKS) -> episode.Epi
 
 
 @functools.lru_cache(maxsize=None)
-def render(seed: int, layout_name: str, n_ticks: int = N_TICKS) -> episode.Episode:
-  return episode.render(make(seed, n_ticks=n_ticks), LAYOUTS[layout_name],
-                        speech_cache.SpeechCache())
-
-
-def text_out(ep: episode.Episode) -> list[str]:
-  """Per tick, the decoded text-out slots (pads dropped)."""
-  rows = ep.ticks.tokens[:, ep.layout.span(Slot.TEXT_OUT)]
-  return [text.decode([int(t) for t in row if t != text.PAD]) for row in rows]
-
-
-def heard(track: np.ndarray, tick: int) -> bool:
-  samples = TINY.samples_per_tick
-  return bool(np.any(track[tick * samples:(tick + 1) * samples]))
-
-
-def pattern(template: str) -> re.Pattern:
-  """A regex matching `template` with any text in its {fields}."""
-  pieces = re.split(r"\{\w+\}", template)
-  return re.compile("(.+)".join(re.escape(p) for p in pieces))
-
-
-def matching(sentence: str, templates) -> list[str]:
-  return [t for t in templates if pattern(t).fullmatch(sentence)]
+def render(seed: int, layout_name: str) -> episode.Episode:
+  return st.render(make(seed), st.VIDEO_LAYOUTS[layout_name])
 
 
 class RepCountTest(parameterized.TestCase):
@@ -74,17 +43,9 @@ class RepCountTest(parameterized.TestCase):
     self.assertIs(repcount.FAMILY.make_script, repcount.make_script)
 
   def test_same_seed_same_script_and_episode(self):
-    first = repcount.make_script(np.random.default_rng(5), "heldout", N_TICKS, TICK_MS)
-    second = repcount.make_script(np.random.default_rng(5), "heldout", N_TICKS, TICK_MS)
-    self.assertEqual(first, second)
-    self.assertEqual(json.dumps(first.truth, sort_keys=True),
-                     json.dumps(second.truth, sort_keys=True))
-    cache = speech_cache.SpeechCache()
-    a, b = episode.render(first, TINY, cache), episode.render(second, TINY, cache)
-    for field in dataclasses.fields(stream.PackedTicks):
-      np.testing.assert_array_equal(getattr(a.ticks, field.name), getattr(b.ticks, field.name))
-    np.testing.assert_array_equal(a.mic, b.mic)
-    np.testing.assert_array_equal(a.model_audio, b.model_audio)
+    first = st.assert_deterministic(
+        self, lambda: repcount.make_script(np.random.default_rng(5), "heldout", N_TICKS, TICK_MS),
+        st.TINY_VIDEO)
     self.assertNotEqual(make(6).truth, first.truth)
 
   def test_splits_use_disjoint_phrasings_and_voices(self):
@@ -95,8 +56,8 @@ class RepCountTest(parameterized.TestCase):
       for seed in range(40):
         script = make(seed, split)
         sentence = script.truth["request"]["text"]
-        self.assertNotEmpty(matching(sentence, requests[split]), sentence)
-        self.assertEmpty(matching(sentence, requests[other]), sentence)
+        self.assertNotEmpty(st.matching(sentence, requests[split]), sentence)
+        self.assertEmpty(st.matching(sentence, requests[other]), sentence)
         voices |= {line.voice.name for line in script.lines if line.speaker == "user"}
         self.assertTrue(all(line.voice == common.ASSISTANT_VOICE
                             for line in script.lines if line.speaker == "model"))
@@ -106,7 +67,7 @@ class RepCountTest(parameterized.TestCase):
   @parameterized.product(seed=[0, 3, 11], layout_name=["tiny", "default"])
   def test_truth_holds_on_the_rendered_episode(self, seed, layout_name):
     ep = render(seed, layout_name)
-    truth, scene, layout = ep.truth, ep.script.scene, ep.layout
+    truth, scene = ep.truth, ep.script.scene
     json.dumps(truth)
     self.assertIsInstance(scene, scenes.RepCountScene)
     # The count is the scene's, one expected number per repetition, in order.
@@ -114,29 +75,22 @@ class RepCountTest(parameterized.TestCase):
     self.assertLen(truth["expected"], scene.n_reps)
     self.assertEqual(truth["completion_ticks"], list(scene.completion_ticks(TICK_MS)))
     # Video in every tick, the frame at each tick's end.
-    self.assertTrue(ep.ticks.present[:, layout.span(Slot.VIDEO)].all())
-    for t in (0, truth["completion_ticks"][0], N_TICKS - 1):
-      frame = scene.frame(scenes.frame_time_s(t, TICK_MS), layout.video_height, layout.video_width)
-      np.testing.assert_array_equal(ep.ticks.video[t], video.patchify(frame))
+    st.assert_frames(self, ep, (0, truth["completion_ticks"][0], N_TICKS - 1))
     # The shape rests until the request (and any ack) is over.
     self.assertGreater(scene.start_s * 1000, truth["request"]["end_ms"])
     # The request is heard where truth puts it.
     request = truth["request"]
-    self.assertFalse(np.any(ep.mic[:request["start_ms"] * 16]))
-    self.assertTrue(heard(ep.mic, (request["start_tick"] + request["end_tick"]) // 2))
+    st.assert_request_heard(self, ep, request)
     self.assertTrue(np.any(ep.mic[(request["end_ms"] - 50) * 16:request["end_ms"] * 16]))
 
-    chunks = text_out(ep)
+    chunks = st.text_out(ep)
     for k, u in enumerate(truth["expected"], start=1):
       c = truth["completion_ticks"][k - 1]
       self.assertEqual((u["count"], u["text"]), (k, planning.number_word(k).capitalize() + "."))
       self.assertEqual((u["tick"], u["window_ticks"]), (c + 1, [c, c + 3]))
       self.assertEqual(scenes.tick_of(u["evidence_ms"] / 1000, TICK_MS), c)
       # Its text goes out in the tick before it is heard, and it is heard from then.
-      self.assertTrue(u["text"].startswith(chunks[u["tick"] - 1]), (chunks[u["tick"] - 1], u))
-      self.assertNotIn("<silence>", chunks[u["tick"] - 1])
-      self.assertFalse(heard(ep.model_audio, u["tick"] - 1))
-      self.assertTrue(heard(ep.model_audio, u["tick"]))
+      st.assert_reaction_heard(self, ep, chunks, u)
     # The model says exactly the ack (if any) and the numbers, in order, and nothing overlaps.
     spoken = "".join(c for c in chunks if c != "<silence>")
     ack = truth["ack"]["text"] if truth["ack"] else ""
@@ -147,12 +101,9 @@ class RepCountTest(parameterized.TestCase):
     self.assertEqual(planning.normalize_numbers(model_words[-1].text),
                      planning.number_word(truth["count"]))
     # Silent spans: no model audio, and <silence> in the text-out of the tick before.
-    quiet = [t for s in truth["silent_spans"] for t in range(s["start_tick"], s["end_tick"])]
+    quiet = st.exclusive_ticks(truth["silent_spans"])
     self.assertNotEmpty(quiet)
-    for t in quiet:
-      self.assertFalse(heard(ep.model_audio, t), t)
-      if t:
-        self.assertEqual(chunks[t - 1], "<silence>", t)
+    st.assert_quiet(self, ep, chunks, quiet)
     # Between counts the target is silent: only ticks from an utterance's first text
     # tick to about its end hold anything but <silence>.
     busy = set()

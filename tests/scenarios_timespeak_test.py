@@ -8,70 +8,29 @@ from tests import testing  # isort: skip  (must configure JAX first)
 
 import collections
 import json
-import os
 import re
-import tempfile
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
 from data_pipelines import episode
-from data_pipelines import speech_cache
-from data_pipelines import stream
-from data_pipelines import text
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import planning
 from data_pipelines.scenarios import timespeak
+from tests import scenarios_testing as st
 
-TINY = stream.TickLayout(frames_per_audio_token=2, text_in_tokens=4, bg_in_tokens=4,
-                         text_out_tokens=4)
-LAYOUTS = (("tiny", TINY), ("default", stream.TickLayout()))
 N_TICKS = 90
 N_SCRIPTS = {"train": 50, "heldout": 30}
 TOLERANCE = {"reminder": 2, "timer": 2, "count": 1}  # ticks, as documented
 
-_saved_env: str | None = None
-_tempdir: tempfile.TemporaryDirectory | None = None
-
-
-def setUpModule():
-  global _saved_env, _tempdir
-  _tempdir = tempfile.TemporaryDirectory()
-  _saved_env = os.environ.get("MICROTURN_CACHE")
-  os.environ["MICROTURN_CACHE"] = _tempdir.name
-
-
-def tearDownModule():
-  if _saved_env is None:
-    os.environ.pop("MICROTURN_CACHE", None)
-  else:
-    os.environ["MICROTURN_CACHE"] = _saved_env
-  _tempdir.cleanup()
+_cache = st.TemporaryCache()
+setUpModule = _cache.set_up
+tearDownModule = _cache.tear_down
 
 
 def script(seed: int, split: str = "train", n_ticks: int = N_TICKS, tick_ms: int = 200):
   return timespeak.make_script(np.random.default_rng(seed), split, n_ticks, tick_ms)
-
-
-def render(s: episode.EpisodeScript, layout: stream.TickLayout = TINY) -> episode.Episode:
-  return episode.render(s, layout, speech_cache.SpeechCache())
-
-
-def text_out(ep: episode.Episode) -> list[str]:
-  """Each tick's text-out slots, decoded without <pad>s."""
-  rows = ep.ticks.tokens[:, ep.layout.span(stream.Slot.TEXT_OUT)]
-  return [text.decode([t for t in row if t != text.PAD]) for row in rows]
-
-
-def speaks(ep: episode.Episode) -> np.ndarray:
-  """bool [n_ticks]: tick t's audio out is present (the model is heard in tick t + 1)."""
-  return ep.ticks.present[:, ep.layout.span(stream.Slot.AUDIO_OUT)].any(axis=-1)
-
-
-def rms(track: np.ndarray, start_ms: int, end_ms: int) -> float:
-  clip = track[start_ms * 16:end_ms * 16].astype(np.float64)
-  return float(np.sqrt(np.mean(clip**2))) if clip.size else 0.0
 
 
 def model_utterances(truth) -> list[dict]:
@@ -93,13 +52,7 @@ class TimeSpeakTest(parameterized.TestCase):
 
   @parameterized.parameters("train", "heldout")
   def test_deterministic(self, split):
-    first, second = script(7, split), script(7, split)
-    self.assertEqual(first, second)
-    a, b = render(first), render(second)
-    for field in ("tokens", "present", "user_audio", "self_audio", "audio_out"):
-      np.testing.assert_array_equal(getattr(a.ticks, field), getattr(b.ticks, field))
-    np.testing.assert_array_equal(a.mic, b.mic)
-    np.testing.assert_array_equal(a.model_audio, b.model_audio)
+    st.assert_deterministic(self, lambda: script(7, split), st.TINY_AUDIO)
 
   def test_phrasings_are_disjoint(self):
     tables = [timespeak._PERIODIC, timespeak._TIMER, timespeak._COUNTDOWN, timespeak._COUNT_UP,
@@ -195,7 +148,7 @@ class TimeSpeakTest(parameterized.TestCase):
         self.assertGreater(N_TICKS, (request_end + (len(starts) + 1) * period) // 200 + 2)
         self.assertGreaterEqual(truth["silent_after"]["start_ms"], stop["end_ms"])
 
-  @parameterized.named_parameters(*LAYOUTS)
+  @parameterized.named_parameters(*st.AUDIO_LAYOUTS.items())
   def test_truth_holds_on_rendered_episode(self, layout):
     chosen, seen = [], set()
     for split in common.SPLITS:
@@ -206,31 +159,18 @@ class TimeSpeakTest(parameterized.TestCase):
           chosen.append(s)
     for s in chosen:
       with self.subTest(subtask=s.truth["subtask"], request=s.truth["request"]["text"]):
-        self.check_rendered(s, render(s, layout))
+        self.check_rendered(s, st.render(s, layout))
 
   def check_rendered(self, s: episode.EpisodeScript, ep: episode.Episode):
     truth = s.truth
-    out, speaking = text_out(ep), speaks(ep)
-    for u in model_utterances(truth):
-      t = u["start_tick"]
-      # The model's outputs of tick t - 1 carry the first words and the audio heard in tick t
-      # (or, when the line starts in the last ms of tick t, espeak's few ms of leading
-      # silence push its first sound into tick t + 1).
-      self.assertTrue(out[t - 1].startswith(u["text"][:4]), (out[t - 1], u["text"]))
-      self.assertTrue(speaking[t - 1] or speaking[t])
-      self.assertGreater(rms(ep.model_audio, u["start_ms"], u["end_ms"]), 0.01)
-    spoken = "".join(out).replace("<silence>", "")
-    self.assertEqual(spoken, "".join(u["text"] for u in model_utterances(truth)))
-    for quiet in truth["silent_spans"]:
-      for t in range(max(quiet["start_tick"], 1), quiet["end_tick"] + 1):
-        self.assertEqual(out[t - 1], "<silence>", f"tick {t - 1}")
-        self.assertFalse(speaking[t - 1])
+    st.assert_spoken_on_time(self, ep, model_utterances(truth))
+    st.assert_silent_ticks(self, ep, truth["silent_spans"])
     after = truth["silent_after"]["start_tick"]
-    self.assertFalse(speaking[after - 1:].any())
-    self.assertEqual(rms(ep.model_audio, truth["silent_after"]["start_ms"], N_TICKS * 200), 0.0)
+    self.assertFalse(st.speaks(ep)[after - 1:].any())
+    self.assertEqual(st.rms(ep.model_audio, truth["silent_after"]["start_ms"], N_TICKS * 200), 0.0)
     for line in truth["lines"]:
-      self.assertGreater(rms(ep.mic, line["start_ms"], line["end_ms"]), 0.01, line["text"])
-    self.assertEqual(rms(ep.mic, 0, truth["request"]["start_ms"]), 0.0)
+      self.assertGreater(st.rms(ep.mic, line["start_ms"], line["end_ms"]), 0.01, line["text"])
+    self.assertEqual(st.rms(ep.mic, 0, truth["request"]["start_ms"]), 0.0)
     for line in truth["lines"]:
       words = [w for w in ep.words if w.speaker == line["speaker"]
                and line["start_ms"] <= w.start_ms < line["end_ms"]]

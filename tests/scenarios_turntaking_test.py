@@ -15,18 +15,13 @@ from absl.testing import parameterized
 import numpy as np
 
 from data_pipelines import episode
-from data_pipelines import speech_cache
-from data_pipelines import stream
 from data_pipelines import text
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import planning
 from data_pipelines.scenarios import turntaking
-from data_pipelines.stream import Slot
+from tests import scenarios_testing as st
 
-TINY = stream.TickLayout(frames_per_audio_token=2, text_in_tokens=4, bg_in_tokens=4,
-                         text_out_tokens=4)
-LAYOUTS = (("tiny", TINY), ("default", stream.TickLayout()))
-TICK_MS = 200
+TICK_MS = st.TICK_MS
 N_TICKS = 110
 MIN_TICKS = math.ceil(turntaking.MIN_MS / TICK_MS)
 # The byte text of the model's speech lags its audio by a few ticks at 4 slots per tick.
@@ -41,19 +36,7 @@ def make(seed: int, split: str = "train", kinds: tuple[str, ...] = turntaking.KI
 
 @functools.lru_cache(maxsize=None)
 def render(seed: int, kind: str, layout_name: str) -> episode.Episode:
-  return episode.render(make(seed, kinds=(kind,)), dict(LAYOUTS)[layout_name],
-                        speech_cache.SpeechCache())
-
-
-def rms(track: np.ndarray, start_ms: float, end_ms: float) -> float:
-  part = track[int(start_ms * 16):int(end_ms * 16)]
-  return float(np.sqrt(np.mean(np.square(part, dtype=np.float64)))) if part.size else 0.0
-
-
-def text_out(ep: episode.Episode) -> list[list[int]]:
-  """The non-pad text-out tokens of every tick."""
-  rows = ep.ticks.tokens[:, ep.layout.span(Slot.TEXT_OUT)]
-  return [[int(t) for t in row if t != text.PAD] for row in rows]
+  return st.render(make(seed, kinds=(kind,)), st.AUDIO_LAYOUTS[layout_name])
 
 
 def first_byte_ticks(ep: episode.Episode) -> list[int]:
@@ -61,7 +44,7 @@ def first_byte_ticks(ep: episode.Episode) -> list[int]:
   starts, emitted = [], 0
   utterances = ep.truth["model_utterances"]
   offsets = np.cumsum([0] + [len(text.encode(u["text"])) for u in utterances])
-  for tick, row in enumerate(text_out(ep)):
+  for tick, row in enumerate(st.slot_tokens(ep)):
     for token in row:
       if token < text.N_BYTES:
         if emitted in offsets[:-1]:
@@ -74,17 +57,10 @@ class TurnTakingTest(parameterized.TestCase):
 
   @parameterized.parameters(*turntaking.KINDS)
   def test_same_seed_same_script_and_episode(self, kind):
-    first = turntaking.make_script(np.random.default_rng(7), "train", N_TICKS, TICK_MS, (kind,))
-    second = turntaking.make_script(np.random.default_rng(7), "train", N_TICKS, TICK_MS, (kind,))
-    self.assertEqual(first, second)
-    self.assertEqual(json.dumps(first.truth, sort_keys=True),
-                     json.dumps(second.truth, sort_keys=True))
-    a = episode.render(first, TINY, speech_cache.SpeechCache())
-    b = episode.render(second, TINY, speech_cache.SpeechCache())
-    for name in ("tokens", "present", "user_audio", "self_audio", "audio_out"):
-      np.testing.assert_array_equal(getattr(a.ticks, name), getattr(b.ticks, name))
-    np.testing.assert_array_equal(a.mic, b.mic)
-    np.testing.assert_array_equal(a.model_audio, b.model_audio)
+    st.assert_deterministic(
+        self, lambda: turntaking.make_script(np.random.default_rng(7), "train", N_TICKS, TICK_MS,
+                                             (kind,)),
+        st.TINY_AUDIO)
 
   def test_truth_is_json(self):
     for seed in range(10):
@@ -123,7 +99,7 @@ class TurnTakingTest(parameterized.TestCase):
     self.assertEmpty(said["train"] & said["heldout"])
     self.assertEmpty(voices["train"] & voices["heldout"])
 
-  @parameterized.product(kind=turntaking.KINDS, layout_name=[name for name, _ in LAYOUTS])
+  @parameterized.product(kind=turntaking.KINDS, layout_name=list(st.AUDIO_LAYOUTS))
   def test_ground_truth_holds_on_the_rendered_episode(self, kind, layout_name):
     for seed in (1, 2):
       ep = render(seed, kind, layout_name)
@@ -143,21 +119,21 @@ class TurnTakingTest(parameterized.TestCase):
         self.assertEqual(s["end_tick"], max(s["start_ms"], s["end_ms"] - 1) // tick)
 
       # The text-out channel carries exactly the utterances, never early, at most a few ticks late.
-      outs = text_out(ep)
+      outs = st.slot_tokens(ep)
       decoded = text.decode([t for row in outs for t in row], skip_special=True)
       self.assertEqual(decoded, "".join(u["text"] for u in utterances))
       for u, first in zip(utterances, first_byte_ticks(ep), strict=True):
         self.assertBetween(first, u["start_tick"] - 1, u["start_tick"] - 1 + MAX_TEXT_LAG_TICKS)
         self.assertBetween(u["start_ms"], *u["window_ms"])
         self.assertEqual(u["window_ticks"], [w // tick for w in u["window_ms"]])
-        self.assertGreater(rms(ep.model_audio, u["start_ms"], u["end_ms"]), 0.01)
+        self.assertGreater(st.rms(ep.model_audio, u["start_ms"], u["end_ms"]), 0.01)
         self.assertEqual(u["normalized"], planning.normalize(u["text"]))
       self.assertEqual(outs[0], [text.SILENCE])
 
       # User turns: speech where they say, the response starts inside the window.
       for turn in truth["user_turns"]:
         for start, stop in turn["segments"]:
-          self.assertGreater(rms(ep.mic, start, stop), 0.01)
+          self.assertGreater(st.rms(ep.mic, start, stop), 0.01)
         last_word = max(w.end_ms for w in ep.words
                         if w.speaker == "user" and turn["start_ms"] <= w.start_ms < turn["end_ms"])
         self.assertAlmostEqual(last_word, turn["end_ms"], delta=1)
@@ -168,9 +144,9 @@ class TurnTakingTest(parameterized.TestCase):
             self.assertBetween(response["start_ms"] - turn["end_ms"], *planning.RESPONSE_GAP_MS)
 
       # Stay-silent spans: no model audio, no audio-out, and an explicit <silence>.
-      audio_out = ep.ticks.present[:, ep.layout.span(Slot.AUDIO_OUT)].any(axis=1)
+      audio_out = st.speaks(ep)
       for s in truth["silent_spans"]:
-        self.assertEqual(rms(ep.model_audio, s["start_ms"], s["end_ms"]), 0.0)
+        self.assertEqual(st.rms(ep.model_audio, s["start_ms"], s["end_ms"]), 0.0)
         # Ticks whose output is heard within the span (tick t is heard during tick t + 1).
         inside = [t for t in range(N_TICKS)
                   if s["start_ms"] <= (t + 1) * tick and (t + 2) * tick <= s["end_ms"]]
@@ -183,8 +159,8 @@ class TurnTakingTest(parameterized.TestCase):
         u = utterances[s["utterance"]]
         self.assertBetween(s["start_ms"], u["start_ms"], u["end_ms"])
         self.assertGreater(u["end_ms"] - s["end_ms"], 300)
-        self.assertGreater(rms(ep.mic, s["start_ms"], s["end_ms"]), 0.01)
-        self.assertGreater(rms(ep.model_audio, s["end_ms"], u["end_ms"]), 0.01)
+        self.assertGreater(st.rms(ep.mic, s["start_ms"], s["end_ms"]), 0.01)
+        self.assertGreater(st.rms(ep.model_audio, s["end_ms"], u["end_ms"]), 0.01)
 
       # Interruptions: the cut answer ends by the yield deadline, the model is silent till the
       # interruption ends, and the cut words are the planned answer's first words.
@@ -197,7 +173,7 @@ class TurnTakingTest(parameterized.TestCase):
         self.assertEqual(i["yield_deadline_ms"], i["yield_deadline_tick"] * tick)
         self.assertBetween(i["start_ms"], cut["start_ms"], cut["end_ms"])
         self.assertLessEqual(cut["end_ms"], i["yield_deadline_ms"])
-        self.assertEqual(rms(ep.model_audio, i["yield_deadline_ms"], i["end_ms"]), 0.0)
+        self.assertEqual(st.rms(ep.model_audio, i["yield_deadline_ms"], i["end_ms"]), 0.0)
         self.assertFalse(audio_out[i["yield_deadline_tick"] - 1])
         if i["response"] is not None:
           self.assertGreater(utterances[i["response"]]["start_ms"], i["end_ms"])
