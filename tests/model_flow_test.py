@@ -62,7 +62,9 @@ class FlowHeadTest(absltest.TestCase):
     return sliced_w1(sample(self.head, jax.random.key(7)), _target(jax.random.key(8)))
 
   def test_loss_decreases(self):
-    self.assertLess(np.mean(self.losses[-100:]), 0.8 * np.mean(self.losses[:100]))
+    # The first step predicts v = 0 (zero-initialized output layer), so its loss
+    # is E|x1 - x0|² / 2 ≈ 1.6; the rectified-flow loss keeps a floor > 0.
+    self.assertLess(np.mean(self.losses[-100:]), 0.7 * self.losses[0])
 
   def test_learns_the_distribution_and_more_steps_are_no_worse(self):
     reference = sliced_w1(_target(jax.random.key(1)), _target(jax.random.key(2)))
