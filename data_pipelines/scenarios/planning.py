@@ -53,6 +53,14 @@ def synthesize(text: str, voice: speech_cache.Voice) -> speech.Speech:
   return speech_cache.SpeechCache().synthesize(text, voice)
 
 
+def _synthesize_words(text: str, voice: speech_cache.Voice) -> speech.Speech:
+  """`synthesize`, or ValueError if espeak finds no words in `text`."""
+  spoken = synthesize(text, voice)
+  if not spoken.words:
+    raise ValueError(f"espeak found no words in {text!r}")
+  return spoken
+
+
 def samples_to_ms(samples: int) -> int:
   """The duration of `samples` at `speech.SAMPLE_RATE`, rounded up to whole ms."""
   return int(math.ceil(samples * 1000 / speech.SAMPLE_RATE))
@@ -305,9 +313,7 @@ class Said:
 
 def say(speaker: str, text: str, voice: speech_cache.Voice, start_ms: int) -> Said:
   """Synthesizes `text` and places it at `start_ms`; ValueError if espeak finds no words."""
-  spoken = synthesize(text, voice)
-  if not spoken.words:
-    raise ValueError(f"espeak found no words in {text!r}")
+  spoken = _synthesize_words(text, voice)
   start_ms = int(start_ms)
   per_ms = spoken.sample_rate / 1000
   words = tuple(Word(w.text, w.char_start, start_ms + round(w.start_sample / per_ms),
@@ -374,9 +380,7 @@ class Clip(NamedTuple):
 
 def say_clip(speaker: str, text: str, voice: speech_cache.Voice, start_ms: int) -> Clip:
   """Synthesizes `text` and places it at `start_ms`; ValueError if espeak finds no words."""
-  spoken = synthesize(text, voice)
-  if not spoken.words:
-    raise ValueError(f"espeak found no words in {text!r}")
+  spoken = _synthesize_words(text, voice)
   per_ms = spoken.sample_rate / 1000
   start_ms = int(start_ms)
   return Clip(line=episode.Line(speaker, text, start_ms, voice),
