@@ -6,7 +6,6 @@ Speech comes from the default speech cache ($MICROTURN_CACHE/speech, else
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
-import functools
 import json
 import re
 
@@ -14,7 +13,6 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
-from data_pipelines import episode
 from data_pipelines import scenes
 from data_pipelines.scenarios import charades
 from data_pipelines.scenarios import common
@@ -24,14 +22,8 @@ TICK_MS = st.TICK_MS
 N_TICKS = 75
 
 
-@functools.lru_cache(maxsize=None)
-def make(seed: int, split: str = "train", n_ticks: int = N_TICKS) -> episode.EpisodeScript:
-  return charades.make_script(np.random.default_rng(seed), split, n_ticks, TICK_MS)
-
-
-@functools.lru_cache(maxsize=None)
-def render(seed: int, layout_name: str) -> episode.Episode:
-  return st.render(make(seed), st.VIDEO_LAYOUTS[layout_name])
+make = st.script_maker(charades.make_script, N_TICKS)
+render = st.renderer(make, st.VIDEO_LAYOUTS)
 
 
 def clause_pairs(sentence: str, action: str, split: str) -> list[tuple[str, str]]:
@@ -44,8 +36,7 @@ def clause_pairs(sentence: str, action: str, split: str) -> list[tuple[str, str]
 class CharadesTest(parameterized.TestCase):
 
   def test_family(self):
-    self.assertEqual(charades.FAMILY.name, "charades")
-    self.assertTrue(charades.FAMILY.needs_video)
+    st.assert_family(self, charades, "charades", needs_video=True)
 
   def test_same_seed_same_script_and_episode(self):
     first = st.assert_deterministic(

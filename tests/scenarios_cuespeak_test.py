@@ -54,9 +54,7 @@ class CueSpeakTest(parameterized.TestCase):
                    for split in common.SPLITS}
 
   def test_family(self):
-    self.assertEqual(cuespeak.FAMILY.name, "cuespeak")
-    self.assertFalse(cuespeak.FAMILY.needs_video)
-    self.assertIs(cuespeak.FAMILY.make_script, cuespeak.make_script)
+    st.assert_family(self, cuespeak, "cuespeak", needs_video=False)
 
   @parameterized.parameters("train", "heldout")
   def test_deterministic(self, split):

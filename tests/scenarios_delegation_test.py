@@ -6,7 +6,6 @@ Speech comes from the default speech cache ($MICROTURN_CACHE/speech, else
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
-import functools
 import json
 import math
 import re
@@ -15,7 +14,6 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
-from data_pipelines import episode
 from data_pipelines import text
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import delegation
@@ -29,10 +27,7 @@ N_TICKS = 120
 MIN_TICKS = math.ceil(delegation.MIN_MS / TICK_MS)
 
 
-@functools.lru_cache(maxsize=None)
-def make(seed: int, split: str = "train", kinds: tuple[str, ...] = delegation.KINDS,
-         n_ticks: int = N_TICKS) -> episode.EpisodeScript:
-  return delegation.make_script(np.random.default_rng(seed), split, n_ticks, TICK_MS, kinds)
+make = st.script_maker(delegation.make_script, N_TICKS)
 
 
 def first_tick_of(rows: list[list[int]], needle: list[int], after: int = 0) -> int:
@@ -205,8 +200,7 @@ class DelegationTest(parameterized.TestCase):
       delegation.make_script(np.random.default_rng(0), "train", N_TICKS, TICK_MS, ())
 
   def test_family(self):
-    self.assertEqual(delegation.FAMILY.name, "delegation")
-    self.assertFalse(delegation.FAMILY.needs_video)
+    st.assert_family(self, delegation, "delegation", needs_video=False)
     script = delegation.FAMILY.make_script(np.random.default_rng(3), "heldout", N_TICKS, TICK_MS)
     self.assertEqual(script.family, "delegation")
 

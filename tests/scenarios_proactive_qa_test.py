@@ -6,14 +6,12 @@ Speech comes from the default speech cache ($MICROTURN_CACHE/speech, else
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
-import functools
 import json
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
-from data_pipelines import episode
 from data_pipelines import scenes
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import planning
@@ -24,21 +22,14 @@ TICK_MS = st.TICK_MS
 N_TICKS = 75
 
 
-@functools.lru_cache(maxsize=None)
-def make(seed: int, split: str = "train", n_ticks: int = N_TICKS) -> episode.EpisodeScript:
-  return proactive_qa.make_script(np.random.default_rng(seed), split, n_ticks, TICK_MS)
-
-
-@functools.lru_cache(maxsize=None)
-def render(seed: int, layout_name: str) -> episode.Episode:
-  return st.render(make(seed), st.VIDEO_LAYOUTS[layout_name])
+make = st.script_maker(proactive_qa.make_script, N_TICKS)
+render = st.renderer(make, st.VIDEO_LAYOUTS)
 
 
 class ProactiveQATest(parameterized.TestCase):
 
   def test_family(self):
-    self.assertEqual(proactive_qa.FAMILY.name, "proactive_qa")
-    self.assertTrue(proactive_qa.FAMILY.needs_video)
+    st.assert_family(self, proactive_qa, "proactive_qa", needs_video=True)
 
   def test_same_seed_same_script_and_episode(self):
     first = st.assert_deterministic(

@@ -7,14 +7,12 @@ Speech comes from the default speech cache ($MICROTURN_CACHE/speech, else
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
 import collections
-import functools
 import json
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
-from data_pipelines import episode
 from data_pipelines import scenes
 from data_pipelines.scenarios import common
 from data_pipelines.scenarios import planning
@@ -25,22 +23,14 @@ TICK_MS = st.TICK_MS
 N_TICKS = 75
 
 
-@functools.lru_cache(maxsize=None)
-def make(seed: int, split: str = "train", n_ticks: int = N_TICKS) -> episode.EpisodeScript:
-  return repcount.make_script(np.random.default_rng(seed), split, n_ticks, TICK_MS)
-
-
-@functools.lru_cache(maxsize=None)
-def render(seed: int, layout_name: str) -> episode.Episode:
-  return st.render(make(seed), st.VIDEO_LAYOUTS[layout_name])
+make = st.script_maker(repcount.make_script, N_TICKS)
+render = st.renderer(make, st.VIDEO_LAYOUTS)
 
 
 class RepCountTest(parameterized.TestCase):
 
   def test_family(self):
-    self.assertEqual(repcount.FAMILY.name, "repcount")
-    self.assertTrue(repcount.FAMILY.needs_video)
-    self.assertIs(repcount.FAMILY.make_script, repcount.make_script)
+    st.assert_family(self, repcount, "repcount", needs_video=True)
 
   def test_same_seed_same_script_and_episode(self):
     first = st.assert_deterministic(

@@ -8,6 +8,7 @@ frames). The checks take the running `absltest.TestCase` and fail through it.
 
 from collections.abc import Callable, Iterable, Sequence
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from data_pipelines import speech_cache
 from data_pipelines import stream
 from data_pipelines import text
 from data_pipelines import video
+from data_pipelines.scenarios import common
 from data_pipelines.stream import Slot
 
 TICK_MS = 200
@@ -63,6 +65,34 @@ class TemporaryCache:
 def render(script: episode.EpisodeScript, layout: stream.TickLayout) -> episode.Episode:
   """`script` rendered in `layout` through the default speech cache."""
   return episode.render(script, layout, speech_cache.SpeechCache())
+
+
+def script_maker(make_script: Callable[..., episode.EpisodeScript],
+                 n_ticks: int) -> Callable[..., episode.EpisodeScript]:
+  """A cached make(seed, split="train", n_ticks=n_ticks, **options).
+
+  It returns make_script(np.random.default_rng(seed), split, n_ticks,
+  TICK_MS, **options): the same script object for the same arguments.
+  """
+  default_n_ticks = n_ticks
+
+  @functools.lru_cache(maxsize=None)
+  def make(seed: int, split: str = "train", n_ticks: int = default_n_ticks,
+           **options) -> episode.EpisodeScript:
+    return make_script(np.random.default_rng(seed), split, n_ticks, TICK_MS, **options)
+
+  return make
+
+
+def renderer(make: Callable[[int], episode.EpisodeScript],
+             layouts: dict[str, stream.TickLayout]) -> Callable[[int, str], episode.Episode]:
+  """A cached render(seed, layout_name): make(seed) rendered in layouts[layout_name]."""
+
+  @functools.lru_cache(maxsize=None)
+  def render_seed(seed: int, layout_name: str) -> episode.Episode:
+    return render(make(seed), layouts[layout_name])
+
+  return render_seed
 
 
 # Reading a rendered episode ----------------------------------------------------
@@ -108,6 +138,14 @@ def matching(sentence: str, templates: Iterable[str]) -> list[str]:
 
 
 # Checks -----------------------------------------------------------------------
+
+
+def assert_family(test: absltest.TestCase, module, name: str, needs_video: bool) -> None:
+  """`module.FAMILY` is called `name`, says whether it needs video, and builds with make_script."""
+  family: common.Family = module.FAMILY
+  test.assertEqual(family.name, name)
+  test.assertEqual(family.needs_video, needs_video)
+  test.assertIs(family.make_script, module.make_script)
 
 
 def assert_deterministic(test: absltest.TestCase, make: Callable[[], episode.EpisodeScript],

@@ -46,9 +46,7 @@ class TimeSpeakTest(parameterized.TestCase):
                    for split in common.SPLITS}
 
   def test_family(self):
-    self.assertEqual(timespeak.FAMILY.name, "timespeak")
-    self.assertFalse(timespeak.FAMILY.needs_video)
-    self.assertIs(timespeak.FAMILY.make_script, timespeak.make_script)
+    st.assert_family(self, timespeak, "timespeak", needs_video=False)
 
   @parameterized.parameters("train", "heldout")
   def test_deterministic(self, split):

@@ -28,10 +28,7 @@ MIN_TICKS = math.ceil(turntaking.MIN_MS / TICK_MS)
 MAX_TEXT_LAG_TICKS = 5
 
 
-@functools.lru_cache(maxsize=None)
-def make(seed: int, split: str = "train", kinds: tuple[str, ...] = turntaking.KINDS,
-         n_ticks: int = N_TICKS) -> episode.EpisodeScript:
-  return turntaking.make_script(np.random.default_rng(seed), split, n_ticks, TICK_MS, kinds)
+make = st.script_maker(turntaking.make_script, N_TICKS)
 
 
 @functools.lru_cache(maxsize=None)
@@ -234,8 +231,7 @@ class TurnTakingTest(parameterized.TestCase):
       turntaking.make_script(np.random.default_rng(0), "train", N_TICKS, TICK_MS, ("chat",))
 
   def test_family(self):
-    self.assertEqual(turntaking.FAMILY.name, "turntaking")
-    self.assertFalse(turntaking.FAMILY.needs_video)
+    st.assert_family(self, turntaking, "turntaking", needs_video=False)
     script = turntaking.FAMILY.make_script(np.random.default_rng(3), "heldout", N_TICKS, TICK_MS)
     self.assertEqual(script.family, "turntaking")
 
