@@ -69,6 +69,10 @@ class FromTicksTest(absltest.TestCase):
     out = metrics.from_ticks(text, heard, tick_ms=100)
     self.assertEqual([u.text for u in out.utterances], ["Yes sir"])
 
+  def test_a_tick_without_text_ends_a_word(self):
+    out = metrics.from_ticks(["One.", "", "Two.", ""], [False, True, True, True], tick_ms=200)
+    self.assertEqual([w.text for w in out.words], ["One.", "Two."])
+
   def test_length_mismatch_raises(self):
     with self.assertRaisesRegex(ValueError, "heard has 1"):
       metrics.from_ticks(["a", "b"], [True], tick_ms=200)

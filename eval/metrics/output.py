@@ -157,7 +157,9 @@ def from_ticks(text_out: Sequence[str], heard: Sequence[bool], tick_ms: int,
     tick_ms: the tick length.
     delegate_ticks: the ticks in which the model emitted `<delegate>`.
 
-  Words are the whitespace-separated runs of the concatenated text; a word is
+  Words are the runs of non-space characters of the concatenated text, also
+  cut by any tick that emits no text (a line's last word has no space after
+  it, and the next line's text follows after silent ticks); a word is
   heard from the tick after the one that emitted its first character to the end
   of the tick after the one that emitted its last. Utterances are the maximal
   runs of heard ticks. A word goes to the utterance whose ticks hold its start;
@@ -178,7 +180,7 @@ def from_ticks(text_out: Sequence[str], heard: Sequence[bool], tick_ms: int,
   current: list[int] = []  # Emission ticks of the characters of the word being read.
   chars: list[str] = []
   for t, chunk in enumerate(list(text_out) + [" "]):
-    for ch in chunk:
+    for ch in chunk or " ":  # A tick that emits nothing ends the word being read.
       if ch.isspace():
         if chars:
           words.append(Word("".join(chars), (current[0] + 1) * tick_ms, (current[-1] + 2) * tick_ms))
