@@ -1,0 +1,110 @@
+"""The interaction model and its training forward over whole episodes.
+
+Alignment over the static tick layout (teacher forcing, causal):
+* Text out: the token in text-out slot i of tick t (position p) is predicted
+  by the hidden state at position p - 1: slot i - 1's state for i > 0, and for
+  i = 0 the last input slot of the tick (bg in, or whatever precedes text out).
+  That is next-token prediction restricted to text-out targets, so the
+  sampler decodes text out autoregressively after prefilling the tick's input.
+* Audio out: slot j of tick t is conditioned on the hidden state *at* that
+  audio-out position. Audio-out slots carry no content (only slot-type and
+  tick embeddings), so that state has seen the tick's inputs, all of its text
+  out and the earlier audio-out slots' positions, but never the mel frames
+  being predicted. The flow head maps it to the slot's
+  `frames_per_audio_token × n_mels` log-mel values, normalized from the dMel
+  range [-7, 2] to about [-1, 1].
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from data_pipelines import audio as audio_lib
+from data_pipelines.stream import Slot
+from data_pipelines.stream import TickLayout
+from interaction import checks
+from interaction import config as config_lib
+from interaction import decoder
+from interaction import embed
+from interaction import flow
+from interaction import text_head
+
+MEL_CENTER = (audio_lib.DMEL_MAX + audio_lib.DMEL_MIN) / 2
+MEL_HALF_RANGE = (audio_lib.DMEL_MAX - audio_lib.DMEL_MIN) / 2
+
+
+def slot_positions(layout: TickLayout, n_ticks: int, kind: Slot) -> np.ndarray:
+  """int `[n_ticks * count(kind)]`: absolute positions of every `kind` slot, in time order."""
+  ticks = np.arange(n_ticks)[:, None] * layout.tick_len
+  return (ticks + np.arange(layout.span(kind).start, layout.span(kind).stop)[None]).reshape(-1)
+
+
+class InteractionModel(nnx.Module):
+  """Embeddings → shared decoder → text head and flow head."""
+
+  def __init__(self, layout: TickLayout, cfg: config_lib.ModelConfig, *, rngs: nnx.Rngs):
+    if layout.offset(Slot.TEXT_OUT) == 0:
+      raise ValueError("text out must not open the tick (nothing would predict its first slot)")
+    self.layout, self.cfg = layout, cfg
+    self.embed = embed.EpisodeEmbedder(layout, cfg, rngs=rngs)
+    self.decoder = decoder.Decoder(cfg, rngs=rngs)
+    self.text_head = text_head.TextHead(cfg, rngs=rngs)
+    self.flow_head = flow.FlowHead(layout.frames_per_audio_token * layout.mel.n_mels,
+                                   cfg.d_model, cfg, rngs=rngs)
+
+  def hidden(self, batch: dict) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """`h [B, L, d_model]` after the final norm, and the MoE aux losses."""
+    return self.decoder(self.embed(batch))
+
+  def __call__(self, batch: dict, key: jax.Array) -> tuple[dict[str, jax.Array], jax.Array]:
+    """Training forward over whole episodes.
+
+    Args:
+      batch: a batch of `pipeline.to_example` dicts ([B, ...] arrays).
+      key: randomness of the flow loss (noise and times).
+
+    Returns:
+      losses: "text" (mean CE over text-loss-masked text-out slots, the
+        speak/silence decision included), "flow" (rectified-flow MSE over
+        audio-out slots where the model speaks), "load_balance" and
+        "router_z" (MoE only, averaged over layers) and "total" (weighted sum).
+      text_logprobs: float32 [B, L], log p(target) at each text-out position,
+        0 elsewhere.
+    """
+    layout = self.layout
+    b, length = np.shape(batch["tokens"])
+    n_ticks = layout.n_ticks(length)
+    for name in ("text_targets", "text_loss_mask", "flow_loss_mask"):
+      checks.check_shape(name, batch[name], (b, length), "batch, n_ticks * tick_len")
+    audio_pos = slot_positions(layout, n_ticks, Slot.AUDIO_OUT)
+    frames = (b, len(audio_pos), layout.frames_per_audio_token, layout.mel.n_mels)
+    checks.check_shape("audio_out", batch["audio_out"], frames,
+                       "batch, n_ticks * n_audio_tokens, frames_per_audio_token, n_mels")
+    h_bld, aux = self.hidden(batch)
+    text_pos = slot_positions(layout, n_ticks, Slot.TEXT_OUT)
+    targets_bn = jnp.asarray(batch["text_targets"])[:, text_pos]
+    logp_bnv = self.text_head(h_bld[:, text_pos - 1])
+    target_logp_bn = jnp.take_along_axis(logp_bnv, targets_bn[..., None], axis=-1)[..., 0]
+    text_mask_bn = jnp.asarray(batch["text_loss_mask"])[:, text_pos].astype(jnp.float32)
+    losses = {"text": -jnp.sum(target_logp_bn * text_mask_bn)
+                      / jnp.maximum(jnp.sum(text_mask_bn), 1.0)}
+    text_logprobs_bl = jnp.zeros((b, length), jnp.float32).at[:, text_pos].set(
+        target_logp_bn * text_mask_bn)
+
+    mel_x1 = (jnp.asarray(batch["audio_out"]).reshape(b * len(audio_pos), -1)
+              - MEL_CENTER) / MEL_HALF_RANGE
+    cond = h_bld[:, audio_pos].reshape(b * len(audio_pos), -1)
+    flow_mask = jnp.asarray(batch["flow_loss_mask"])[:, audio_pos].reshape(-1)
+    losses["flow"] = self.flow_head.loss(cond, mel_x1, flow_mask, key)
+    losses.update(aux)
+    cfg = self.cfg
+    losses["total"] = (losses["text"] + cfg.flow_loss_weight * losses["flow"]
+                       + cfg.load_balance_weight * aux.get("load_balance", 0.0)
+                       + cfg.router_z_weight * aux.get("router_z", 0.0))
+    return losses, text_logprobs_bl
+
+  def sample_audio(self, h_nd: jax.Array, key: jax.Array, n_steps: int) -> jax.Array:
+    """Log-mel frames `[N, frames_per_audio_token, n_mels]` for audio-out hidden states."""
+    mel = self.flow_head.sample(h_nd, key, n_steps) * MEL_HALF_RANGE + MEL_CENTER
+    return mel.reshape(h_nd.shape[0], self.layout.frames_per_audio_token, self.layout.mel.n_mels)
