@@ -11,6 +11,7 @@ from absl.testing import absltest
 import ml_collections
 from ml_collections import config_flags
 
+import interaction
 from data_pipelines import pipeline
 from data_pipelines import stream
 
@@ -45,6 +46,8 @@ class ConfigFilesTest(absltest.TestCase):
             stream.TickLayout.from_config(config.stream)
           if "data" in config:
             pipeline.DataSpec.from_config(config.data)
+          if "model" in config:
+            interaction.ModelConfig.from_config(config.model)
       with self.assertRaisesRegex(ValueError, "unknown variant"):
         module.get_config("no_such_variant")
 

@@ -33,6 +33,13 @@ _FAMILY_WEIGHTS = (("timespeak", 1.0), ("cuespeak", 1.0), ("turntaking", 2.0),
                    ("charades", 1.0))
 _N_TICKS = {"tiny": 75, "small": 150}  # 15 s and 30 s episodes.
 _BATCH_SIZE = {"tiny": 4, "small": 16}
+_MODEL = {
+    "tiny": dict(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=16, d_ff=128,
+                 n_experts=0, dmel_channel_dim=4, hmlp_dims=(32, 64), flow_dim=64, flow_layers=2),
+    "small": dict(d_model=256, n_layers=6, n_heads=8, n_kv_heads=4, head_dim=32, d_ff=512,
+                  n_experts=4, top_k=2, dmel_channel_dim=8, hmlp_dims=(64, 128), flow_dim=256,
+                  flow_layers=3),
+}
 
 
 def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
@@ -54,6 +61,9 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
       families=ml_collections.ConfigDict(dict(_FAMILY_WEIGHTS)),
       n_ticks=_N_TICKS[arg], batch_size=_BATCH_SIZE[arg], episodes_per_epoch=2000, seed=0,
       prefetch_threads=2))
+
+  # interaction.ModelConfig: the shared decoder, inputs and heads.
+  config.model = ml_collections.ConfigDict(dict(_MODEL[arg], impl="xla"))
 
   # data_pipelines.speech.synthesize options for the demo's spoken prompt.
   config.speech = ml_collections.ConfigDict(dict(voice="en-us", rate=175, pitch=50))
