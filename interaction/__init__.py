@@ -3,7 +3,23 @@
 Built so far: `InteractionModel` (encoder-free inputs, shared decoder with dense
 or MoE FFNs, text and flow-matching heads, training losses) configured by
 `ModelConfig`; every op on the forward path goes through `pallas_kernels`.
+`summarize` / `summarize_config` / `format_table` (`interaction.summary`):
+parameter counts per module, MoE total vs active, stream token rates.
 """
 
 from interaction.config import ModelConfig
 from interaction.model import InteractionModel
+
+_SUMMARY_NAMES = ("summarize", "summarize_config", "format_table")
+
+
+def __getattr__(name: str):
+  """Re-exports `interaction.summary` lazily.
+
+  `python -m interaction.summary` imports this package first; importing the
+  module here eagerly would load it twice (runpy warns about that).
+  """
+  if name in _SUMMARY_NAMES:
+    from interaction import summary  # pylint: disable=g-import-not-at-top
+    return getattr(summary, name)
+  raise AttributeError(f"module 'interaction' has no attribute {name!r}")
