@@ -26,6 +26,10 @@ def _build(cls, cfg):
     return cls(cfg, rngs=nnx.Rngs(0))
 
 
+# One jitted forward for every test: models with equal configs share its compile.
+_RUN = nnx.jit(lambda model, x: model(x))
+
+
 def _x(b=2, t=20, seed=1):
   return jax.random.normal(jax.random.key(seed), (b, t, D), jnp.float32)
 
@@ -35,9 +39,8 @@ class DecoderTest(parameterized.TestCase):
   @parameterized.parameters(0, 4)
   def test_shapes_and_impls_agree(self, n_experts):
     x = _x()
-    run = nnx.jit(lambda model, x: model(x))
-    h_x, aux_x = run(_build(decoder.Decoder, _cfg("xla", n_experts)), x)
-    h_p, aux_p = run(_build(decoder.Decoder, _cfg("pallas", n_experts)), x)
+    h_x, aux_x = _RUN(_build(decoder.Decoder, _cfg("xla", n_experts)), x)
+    h_p, aux_p = _RUN(_build(decoder.Decoder, _cfg("pallas", n_experts)), x)
     self.assertEqual(h_p.shape, x.shape)
     self.assertEqual(h_p.dtype, jnp.float32)
     np.testing.assert_allclose(h_p, h_x, rtol=2e-5, atol=2e-5)
@@ -50,8 +53,8 @@ class DecoderTest(parameterized.TestCase):
     model = _build(decoder.Decoder, _cfg())
     x = _x()
     later = x.at[:, 10:].set(0.0)
-    run = nnx.jit(lambda model, x: model(x)[0])
-    np.testing.assert_allclose(run(model, x)[:, :10], run(model, later)[:, :10], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(_RUN(model, x)[0][:, :10], _RUN(model, later)[0][:, :10],
+                               rtol=1e-6, atol=1e-6)
 
   def test_moe_routing_is_per_token_and_batch_invariant(self):
     layer = _build(moe.MoEFFN, _cfg("pallas", 4))

@@ -18,6 +18,8 @@ from interaction import toy_data
 LAYOUT = TickLayout(frames_per_audio_token=2, video_height=40, video_width=40,
                     text_in_tokens=4, bg_in_tokens=4, text_out_tokens=6)
 N_TICKS = 3
+# Jitted embedding of a batch, shared by the tests that need no concrete-value checks.
+_EMBED = nnx.jit(lambda model, batch: model(batch))
 
 
 def _embedder(impl="xla"):
@@ -53,17 +55,17 @@ class EmbedTest(parameterized.TestCase):
 
   @parameterized.parameters("xla", "pallas")
   def test_episode_shape_and_impls_agree(self, impl):
-    x = _embedder(impl)(self.batch)
+    x = _EMBED(_embedder(impl), self.batch)
     self.assertEqual(x.shape, (2, N_TICKS * LAYOUT.tick_len, 32))
     self.assertEqual(x.dtype, jnp.float32)
-    np.testing.assert_allclose(x, self.model(self.batch), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x, _EMBED(self.model, self.batch), rtol=1e-5, atol=1e-5)
 
   def test_audio_out_slots_do_not_see_their_target(self):
     changed = dict(self.batch, audio_out=self.batch["audio_out"] + 1.0)
-    np.testing.assert_array_equal(self.model(changed), self.model(self.batch))
+    np.testing.assert_array_equal(_EMBED(self.model, changed), _EMBED(self.model, self.batch))
 
   def test_absent_audio_is_zero_content(self):
-    x = self.model(self.batch)
+    x = _EMBED(self.model, self.batch)
     kinds = LAYOUT.episode_slot_kinds(N_TICKS)
     self_audio = np.flatnonzero(kinds == 2)
     absent = self_audio[~self.batch["present"][0, self_audio]]
