@@ -178,14 +178,20 @@ def dmel_encode(log_mel_frames: np.ndarray) -> np.ndarray:
   return np.ceil(position - 0.5).astype(np.int32)
 
 
-def dmel_decode(codes: np.ndarray) -> np.ndarray:
-  """dMel codes → float32 bin values (log10 mel), same shape."""
+def check_codes(codes: np.ndarray) -> np.ndarray:
+  """Returns `codes` as an array; a ValueError unless they are integers in [0, DMEL_BINS)."""
   codes = np.asarray(codes)
   if not np.issubdtype(codes.dtype, np.integer):
     raise ValueError(f"dMel codes must be integers, got dtype {codes.dtype}")
   if codes.size and (codes.min() < 0 or codes.max() >= DMEL_BINS):
     raise ValueError(f"dMel codes must lie in [0, {DMEL_BINS}), got values in "
                      f"[{codes.min()}, {codes.max()}]")
+  return codes
+
+
+def dmel_decode(codes: np.ndarray) -> np.ndarray:
+  """dMel codes → float32 bin values (log10 mel), same shape."""
+  codes = check_codes(codes)
   return (DMEL_MIN + DMEL_STEP * codes.astype(np.float64)).astype(np.float32)
 
 

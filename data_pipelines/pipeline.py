@@ -31,7 +31,6 @@ from data_pipelines import stream
 from data_pipelines import text
 from data_pipelines.stream import Slot
 
-_SPLIT_IDS = {"train": 0, "heldout": 1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +74,7 @@ def episode_rng(seed: int, split: str, family: str, index: int) -> np.random.Gen
   """The generator an episode's script is drawn from."""
   scenarios.common.check_split(split)
   family_id = zlib.crc32(scenarios.get(family).name.encode("utf-8"))  # stable across registries
-  return np.random.default_rng([seed, _SPLIT_IDS[split], family_id, index])
+  return np.random.default_rng([seed, scenarios.common.SPLITS.index(split), family_id, index])
 
 
 def build_episode(family: str, index: int, *, split: str, seed: int, n_ticks: int,

@@ -17,6 +17,7 @@ The directory defaults to $MICROTURN_CACHE/speech, else ~/.cache/microturn/speec
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -29,6 +30,13 @@ import numpy as np
 from data_pipelines import speech
 
 _FORMAT_VERSION = 1
+
+
+@functools.cache
+def _espeak_version() -> str:
+  """Read once: `speech.espeak_version` takes espeak's global lock, which a
+  cache hit must not wait on while another thread synthesizes."""
+  return speech.espeak_version()
 
 
 def default_directory() -> str:
@@ -55,7 +63,7 @@ class SpeechCache:
     self.misses = 0
 
   def _key(self, text: str, voice: Voice) -> str:
-    identity = dict(text=text, voice=dataclasses.asdict(voice), espeak=speech.espeak_version(),
+    identity = dict(text=text, voice=dataclasses.asdict(voice), espeak=_espeak_version(),
                     format=_FORMAT_VERSION)
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
 

@@ -345,7 +345,7 @@ class TickLayout:
       raise ValueError(f"{name} must have shape {expected} (mel frames of one tick x channels), "
                        f"got {values.shape}")
     if codes:
-      audio_lib.dmel_decode(values)  # validates integer codes in [0, DMEL_BINS).
+      audio_lib.check_codes(values)
     elif not np.issubdtype(values.dtype, np.floating):
       raise ValueError(f"{name} must be float log-mel values, got dtype {values.dtype}")
     elif not np.all(np.isfinite(values)):

@@ -75,7 +75,7 @@ class DemoTest(absltest.TestCase):
     self.assertTrue(os.path.exists(prefix + "_griffin_lim.wav"))
 
   def test_empty_prompt_is_a_clear_error(self):
-    with self.assertRaisesRegex(ValueError, "text"):
+    with self.assertRaisesRegex(ValueError, "text must contain something to speak"):
       demo.run(interaction.get_config("tiny"), self.create_tempdir().full_path, "   ")
 
 
