@@ -140,11 +140,6 @@ def heard_ms(output: ModelOutput, start_ms: float, end_ms: float) -> float:
              for u in output.utterances)
 
 
-def words_between(output: ModelOutput, start_ms: float, end_ms: float) -> list[Word]:
-  """The words whose heard start lies in [start_ms, end_ms), in order."""
-  return [w for w in output.words if start_ms <= w.start_ms < end_ms]
-
-
 def from_ticks(text_out: Sequence[str], heard: Sequence[bool], tick_ms: int,
                delegate_ticks: Sequence[int] = ()) -> ModelOutput:
   """The `ModelOutput` of a streaming run, from its per-tick outputs.
