@@ -24,6 +24,8 @@ Launch (flags override any field):
       --workdir=runs/demo --config.stream.text_out_tokens=8 --config.seed=1
   python -m data_pipelines.render --config=experiments/configs/interaction.py:tiny \
       --family=timespeak --index=3 --config.data.families.charades=0
+  python -m experiments.train --config=experiments/configs/interaction.py:tiny \
+      --workdir=runs/tiny --config.train.steps=300
 """
 
 import ml_collections
@@ -58,6 +60,13 @@ _MODEL = {
 }
 _MODEL["moe_large"] = dict(_MODEL["1b"], d_ff=4096, n_experts=16, top_k=2)
 _IMPL = {"tiny": "xla", "small": "xla", "1b": "pallas", "moe_large": "pallas"}
+# interaction.training.TrainConfig: steps, AdamW + warmup/cosine, checkpoints, eval, logging.
+_TRAIN = {
+    "tiny": dict(steps=2000, learning_rate=3e-3, warmup_steps=100, precision="f32"),
+    "small": dict(steps=20000, learning_rate=1e-3, warmup_steps=500, precision="f32"),
+    "1b": dict(steps=100000, learning_rate=3e-4, warmup_steps=2000, precision="bf16"),
+    "moe_large": dict(steps=100000, learning_rate=3e-4, warmup_steps=2000, precision="bf16"),
+}
 
 
 def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
@@ -85,4 +94,11 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
 
   # data_pipelines.speech.synthesize options for the demo's spoken prompt.
   config.speech = ml_collections.ConfigDict(dict(voice="en-us", rate=175, pitch=50))
+
+  # interaction.training.TrainConfig: optimizer, schedule, checkpoints, eval and logging cadence.
+  config.train = ml_collections.ConfigDict(dict(
+      _TRAIN[arg], schedule="cosine", end_lr_ratio=0.1, clip_norm=1.0, weight_decay=0.1,
+      b1=0.9, b2=0.95, checkpoint_every=200, checkpoint_keep=3, async_checkpoints=True,
+      eval_every=200, eval_batches=4, log_every=10, max_consecutive_nonfinite=5,
+      distributed=False))
   return config
