@@ -122,12 +122,14 @@ class EpisodeEmbedder(nnx.Module):
     Reads tokens [B, L], present [B, L], user_audio / self_audio
     [B, n_ticks * n_audio_tokens, frames_per_audio_token, n_mels] and (when the
     layout has video) video [B, n_ticks * n_video_tokens, 40, 40, 3].
+    Returns `[B, L, d_model]`; position p's vector has the same bits as
+    `embed_ticks` gives it for its tick alone (under impl="pallas").
 
     Raises:
       ValueError: L not a multiple of tick_len, more ticks than max_ticks, a
         feature with the wrong shape, or token ids / dMel codes out of range.
     """
-    layout, d = self.layout, self.cfg.d_model
+    layout = self.layout
     tokens_bl = jnp.asarray(batch["tokens"])
     if tokens_bl.ndim != 2:
       raise ValueError(f"tokens must have shape [batch, n_ticks * tick_len], got {tokens_bl.shape}")
@@ -135,34 +137,74 @@ class EpisodeEmbedder(nnx.Module):
     n_ticks = layout.n_ticks(length)
     if n_ticks > self.cfg.max_ticks:
       raise ValueError(f"episode has {n_ticks} ticks; model.max_ticks is {self.cfg.max_ticks}")
-    checks.check_range("tokens", tokens_bl, 0, text_lib.VOCAB_SIZE)
     checks.check_shape("present", batch["present"], (b, length), "batch, n_ticks * tick_len")
-    present_btk = jnp.asarray(batch["present"]).reshape(b, n_ticks, layout.tick_len, 1)
-    token_btkd = self.tokens[...][tokens_bl].reshape(b, n_ticks, layout.tick_len, d)
+    ticks = {"tokens": tokens_bl.reshape(b, n_ticks, layout.tick_len),
+             "present": jnp.asarray(batch["present"]).reshape(b, n_ticks, layout.tick_len)}
+    for kind, name in ((Slot.USER_AUDIO, "user_audio"), (Slot.SELF_AUDIO, "self_audio"),
+                       (Slot.VIDEO, "video")):
+      if layout.count(kind):
+        values = jnp.asarray(batch[name])
+        n = layout.count(kind)
+        checks.check_shape(name, values, (b, n_ticks * n, *self._feature_shape(kind)),
+                           f"batch, n_ticks * {n}, " + ", ".join(
+                               str(s) for s in self._feature_shape(kind)))
+        ticks[name] = values.reshape(b, n_ticks, n, *values.shape[2:])
+    tick_bt = jnp.broadcast_to(jnp.arange(n_ticks, dtype=jnp.int32), (b, n_ticks))
+    return self.embed_ticks(ticks, tick_bt).reshape(b, length, self.cfg.d_model)
 
-    def content(kind: Slot) -> jax.Array:  # [B, n_ticks, count(kind), d]
-      span, n = layout.span(kind), layout.count(kind)
+  def _feature_shape(self, kind: Slot) -> tuple[int, ...]:
+    if kind == Slot.VIDEO:
+      return (video_lib.PATCH_SIZE, video_lib.PATCH_SIZE, 3)
+    return (self.layout.frames_per_audio_token, self.layout.mel.n_mels)
+
+  def embed_ticks(self, ticks: dict, tick_bt: jax.Array) -> jax.Array:
+    """Whole ticks → `[B, T, tick_len, d_model]`.
+
+    Args:
+      ticks: "tokens", "present" [B, T, tick_len]; "user_audio", "self_audio"
+        [B, T, n_audio_tokens, frames_per_audio_token, n_mels] and "video"
+        [B, T, n_video_tokens, 40, 40, 3] for the slot kinds the layout has.
+      tick_bt: int [B, T], the tick number of each tick (< max_ticks).
+    """
+    layout = self.layout
+    tokens_btk = jnp.asarray(ticks["tokens"])
+    checks.check_range("tokens", tokens_btk, 0, text_lib.VOCAB_SIZE)
+    present_btk = jnp.asarray(ticks["present"])[..., None]
+    token_btkd = self.tokens[...][tokens_btk]
+
+    def content(kind: Slot) -> jax.Array:  # [B, T, count(kind), d]
+      span = layout.span(kind)
       if kind in (Slot.USER_AUDIO, Slot.SELF_AUDIO):
-        name = kind.name.lower()
-        codes = jnp.asarray(batch[name])
-        checks.check_shape(name, codes, (b, n_ticks * n, layout.frames_per_audio_token,
-                                         layout.mel.n_mels),
-                           "batch, n_ticks * n_audio_tokens, frames_per_audio_token, n_mels")
-        emb = self.audio(codes).reshape(b, n_ticks, n, d)
+        emb = self.audio(jnp.asarray(ticks[kind.name.lower()]))
       elif kind == Slot.VIDEO:
-        patches = jnp.asarray(batch["video"])
-        size = video_lib.PATCH_SIZE
-        checks.check_shape("video", patches, (b, n_ticks * n, size, size, 3),
-                           "batch, n_ticks * n_video_tokens, 40, 40, 3")
-        emb = self.video(patches).reshape(b, n_ticks, n, d)
+        emb = self.video(jnp.asarray(ticks["video"]))
       elif kind == Slot.AUDIO_OUT:
-        return jnp.zeros((b, n_ticks, n, d), jnp.float32)
+        return jnp.zeros((*tokens_btk.shape[:2], layout.count(kind), self.cfg.d_model),
+                         jnp.float32)
       else:
         return token_btkd[:, :, span]
       return emb * present_btk[:, :, span]
 
     pieces = [content(kind) for kind in Slot if layout.count(kind)]
-    x_btkd = jnp.concatenate(pieces, axis=2)
-    x_btkd = x_btkd + self.slot_types[...][jnp.asarray(layout.slot_kinds)]
-    x_btkd = x_btkd + tick_table(self.cfg.max_ticks, d)[:n_ticks, None, :]
-    return x_btkd.reshape(b, length, d)
+    return self.add_position(jnp.concatenate(pieces, axis=2),
+                             jnp.asarray(layout.slot_kinds), tick_bt)
+
+  def embed_tokens(self, tokens_bn: jax.Array, kind: Slot, tick_b: jax.Array) -> jax.Array:
+    """`[B, N]` token ids in slots of `kind` of tick `tick_b` → `[B, N, d_model]`.
+
+    The same bits as `embed_ticks` gives those positions: the sampler embeds
+    its text-out tokens one at a time with it.
+    """
+    kinds_n = jnp.full(tokens_bn.shape[-1:], int(kind), jnp.int32)
+    return self.add_position(self.tokens[...][tokens_bn][:, None], kinds_n, tick_b[:, None])[:, 0]
+
+  def embed_empty(self, kind: Slot, n: int, tick_b: jax.Array) -> jax.Array:
+    """`[B, n, d_model]`: slots of `kind` with no content (audio out) in tick `tick_b`."""
+    zeros_b1nd = jnp.zeros((tick_b.shape[0], 1, n, self.cfg.d_model), jnp.float32)
+    return self.add_position(zeros_b1nd, jnp.full((n,), int(kind), jnp.int32),
+                             tick_b[:, None])[:, 0]
+
+  def add_position(self, content: jax.Array, kinds_k: jax.Array, tick: jax.Array) -> jax.Array:
+    """`content [B, T, K, d] + slot_types[kinds_k] + tick_table[tick [B, T]]`, in that order."""
+    x = content + self.slot_types[...][kinds_k]
+    return x + tick_table(self.cfg.max_ticks, self.cfg.d_model)[tick][..., None, :]

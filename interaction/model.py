@@ -15,11 +15,14 @@ Alignment over the static tick layout (teacher forcing, causal):
   range [-7, 2] to about [-1, 1].
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+import pallas_kernels as pk
 from data_pipelines import audio as audio_lib
 from data_pipelines.stream import Slot
 from data_pipelines.stream import TickLayout
@@ -40,6 +43,12 @@ def slot_positions(layout: TickLayout, n_ticks: int, kind: Slot) -> np.ndarray:
   return (ticks + np.arange(layout.span(kind).start, layout.span(kind).stop)[None]).reshape(-1)
 
 
+@functools.lru_cache(maxsize=4)
+def _rope_table_np(n_positions: int, head_dim: int, base: float) -> np.ndarray:
+  with jax.ensure_compile_time_eval():  # Concrete even when first asked for inside a trace.
+    return np.asarray(pk.rope_table(n_positions, head_dim, base=base))
+
+
 class InteractionModel(nnx.Module):
   """Embeddings → shared decoder → text head and flow head."""
 
@@ -53,9 +62,18 @@ class InteractionModel(nnx.Module):
     self.flow_head = flow.FlowHead(layout.frames_per_audio_token * layout.mel.n_mels,
                                    cfg.d_model, cfg, rngs=rngs)
 
+  @property
+  def max_positions(self) -> int:
+    """Positions the model can address: `max_ticks × tick_len`."""
+    return self.cfg.max_ticks * self.layout.tick_len
+
+  def rope_table(self) -> jax.Array:
+    """The one RoPE table (all `max_positions`) the trainer and the sampler both read."""
+    return jnp.asarray(_rope_table_np(self.max_positions, self.cfg.head_dim, self.cfg.rope_base))
+
   def hidden(self, batch: dict) -> tuple[jax.Array, dict[str, jax.Array]]:
     """`h [B, L, d_model]` after the final norm, and the MoE aux losses."""
-    return self.decoder(self.embed(batch))
+    return self.decoder(self.embed(batch), self.rope_table())
 
   def __call__(self, batch: dict, key: jax.Array) -> tuple[dict[str, jax.Array], jax.Array]:
     """Training forward over whole episodes.
