@@ -1,27 +1,44 @@
 """Parameter creation with logical sharding axis names, and the default rules table.
 
 Every parameter of the model is made here, so every one carries `out_sharding`
-logical axis names (mapped to mesh axes by `nnx.logical_axis_rules`). Creating
-an annotated variable needs a mesh in context (`jax.set_mesh`) or
-`nnx.use_eager_sharding(False)` (flax 0.12.12 raises otherwise).
+logical axis names (mapped to mesh axes by the rules table below; see
+`interaction.partitioning`). Creating an annotated variable needs a mesh in
+context (`jax.set_mesh`) or `nnx.use_eager_sharding(False)` (flax 0.12.12
+raises otherwise); `interaction.sharding.create_model` builds a model already
+sharded over a mesh.
 """
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-# Logical axis → mesh axis; one table for the whole model (MaxText style).
+# Logical axis → mesh axes; one table for the whole model (MaxText style), the
+# default of the config's `mesh.rules`. Mesh axes: data, fsdp, expert, sequence,
+# tensor (`partitioning.MESH_AXES`); an axis of size 1 shards nothing, so every
+# parallelism strategy is a choice of mesh axis sizes with this one table.
 DEFAULT_RULES = (
-    ("batch", "data"),
-    ("embed", None),
-    ("vocab", "model"),
-    ("heads", "model"),
-    ("kv_heads", "model"),
+    # Parameters: FSDP shards the model dimension (gathered per use); tensor
+    # parallelism shards heads, the FFN hidden width and the vocabulary; expert
+    # parallelism shards the experts.
+    ("embed", "fsdp"),
+    ("vocab", "tensor"),
+    ("heads", "tensor"),
+    ("kv_heads", "tensor"),
     ("head_dim", None),
-    ("mlp", "model"),
-    ("experts", None),
+    ("mlp", "tensor"),
+    ("experts", "expert"),
     ("table", None),
     ("features", None),
+    # Activations: the batch over every data-like axis; the residual stream's
+    # sequence over `sequence` and, outside the tensor-parallel region, also over
+    # `tensor` (Megatron sequence parallelism); inside attention only over
+    # `sequence` (keys and values gathered).
+    ("activation_batch", ("data", "fsdp", "expert")),
+    ("activation_length", ("sequence", "tensor")),
+    ("activation_attn_length", "sequence"),
+    ("activation_embed", None),
+    ("activation_heads", "tensor"),
+    ("activation_kv_heads", "tensor"),
 )
 
 

@@ -30,6 +30,8 @@ Launch (flags override any field):
 
 import ml_collections
 
+from interaction import params
+
 VARIANTS = ("tiny", "small", "1b", "moe_large")
 
 _STREAM = {
@@ -60,6 +62,13 @@ _MODEL = {
 }
 _MODEL["moe_large"] = dict(_MODEL["1b"], d_ff=4096, n_experts=16, top_k=2)
 _IMPL = {"tiny": "xla", "small": "xla", "1b": "pallas", "moe_large": "pallas"}
+# Device mesh axis sizes (-1: the remaining devices); see interaction.sharding.
+_MESH = {
+    "tiny": dict(data=-1, fsdp=1, expert=1, sequence=1, tensor=1),
+    "small": dict(data=-1, fsdp=1, expert=1, sequence=1, tensor=1),
+    "1b": dict(data=1, fsdp=-1, expert=1, sequence=1, tensor=1),
+    "moe_large": dict(data=1, fsdp=-1, expert=1, sequence=1, tensor=1),
+}
 # interaction.training.TrainConfig: steps, AdamW + warmup/cosine, checkpoints, eval, logging.
 _TRAIN = {
     "tiny": dict(steps=2000, learning_rate=3e-3, warmup_steps=100, precision="f32"),
@@ -91,6 +100,10 @@ def get_config(arg: str = "tiny") -> ml_collections.ConfigDict:
 
   # interaction.ModelConfig: the shared decoder, inputs and heads.
   config.model = ml_collections.ConfigDict(dict(_MODEL[arg], impl=_IMPL[arg]))
+
+  # interaction.sharding: mesh axis sizes and the one logical-axis rules table
+  # (every parallelism strategy is a choice of sizes, e.g. --config.mesh.tensor=2).
+  config.mesh = ml_collections.ConfigDict(dict(_MESH[arg], rules=params.DEFAULT_RULES))
 
   # data_pipelines.speech.synthesize options for the demo's spoken prompt.
   config.speech = ml_collections.ConfigDict(dict(voice="en-us", rate=175, pitch=50))
