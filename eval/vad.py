@@ -23,6 +23,7 @@ detector is causal).
 """
 
 import dataclasses
+import functools
 import importlib.util
 import math
 import os
@@ -49,7 +50,10 @@ def default_model_path() -> str:
   return path
 
 
+@functools.lru_cache(maxsize=None)
 def _session(path: str) -> ort.InferenceSession:
+  """One onnxruntime session per model file, shared by every `SileroVad` (each keeps its own
+  stream state; `run` is stateless)."""
   options = ort.SessionOptions()
   options.inter_op_num_threads = 1
   options.intra_op_num_threads = 1
