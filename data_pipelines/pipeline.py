@@ -92,7 +92,12 @@ def build_episode(family: str, index: int, *, split: str, seed: int, n_ticks: in
 
 
 def to_example(ep: episode_lib.Episode) -> dict[str, np.ndarray]:
-  """A fixed-length training example; L = n_ticks × tick_len positions.
+  """A fixed-length training example of a rendered episode; see `ticks_to_example`."""
+  return ticks_to_example(ep.layout, ep.ticks)
+
+
+def ticks_to_example(layout: stream.TickLayout, ticks: stream.PackedTicks) -> dict[str, np.ndarray]:
+  """Packed ticks (leading shape [n_ticks]) → a training example; L = n_ticks × tick_len.
 
   tokens          int32 [L]   input token at every position (<pad> where the
                               slot is audio or video)
@@ -105,8 +110,11 @@ def to_example(ep: episode_lib.Episode) -> dict[str, np.ndarray]:
   user_audio, self_audio  int32  [n_ticks × n_audio_tokens, frames_per_token, n_mels]
   video                   uint8  [n_ticks × n_video_tokens, 40, 40, 3]
   audio_out               float32 [n_ticks × n_audio_tokens, frames_per_token, n_mels]
+
+  A finished streaming session's ticks give the example the trainer scores it on.
   """
-  layout, ticks = ep.layout, ep.ticks
+  if len(ticks.leading_shape) != 1:
+    raise ValueError(f"expected ticks with leading shape [n_ticks], got {ticks.leading_shape}")
   n_ticks = ticks.leading_shape[0]
   kinds = layout.episode_slot_kinds(n_ticks)
   tokens = ticks.flat_tokens()

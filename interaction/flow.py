@@ -77,11 +77,23 @@ class FlowHead(nnx.Module):
     return jnp.sum(err_n * mask_n) / jnp.maximum(jnp.sum(mask_n), 1.0)
 
   def sample(self, cond_nc: jax.Array, key: jax.Array, n_steps: int) -> jax.Array:
-    """`[N, out_dim]` samples: Euler from noise at t=0 to t=1 in `n_steps` equal steps."""
+    """`[N, out_dim]` samples from N(0, I) noise drawn with `key`; see `integrate`."""
+    x0_no = jax.random.normal(key, (cond_nc.shape[0], self.out_dim), jnp.float32)
+    return self.integrate(cond_nc, x0_no, n_steps)
+
+  def integrate(self, cond_nc: jax.Array, x0_no: jax.Array, n_steps: int) -> jax.Array:
+    """Euler from the noise `x0_no [N, out_dim]` at t=0 to t=1 in `n_steps` equal steps.
+
+    A row's result depends only on that row's noise and condition (every op is
+    row-wise), so the sampler passes noise it drew per session and slot.
+    """
     if not isinstance(n_steps, int) or not 1 <= n_steps <= MAX_EULER_STEPS:
       raise ValueError(f"n_steps must be an int in [1, {MAX_EULER_STEPS}], got {n_steps!r}")
+    if x0_no.shape != (cond_nc.shape[0], self.out_dim):
+      raise ValueError(f"flow noise must have shape [{cond_nc.shape[0]}, {self.out_dim}], "
+                       f"got {x0_no.shape}")
     n = cond_nc.shape[0]
-    x_no = jax.random.normal(key, (n, self.out_dim), jnp.float32)
+    x_no = x0_no
     for i in range(n_steps):
       t_n = jnp.full((n,), i / n_steps, jnp.float32)
       x_no = x_no + self.velocity(x_no, t_n, cond_nc) / n_steps

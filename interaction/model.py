@@ -122,7 +122,10 @@ class InteractionModel(nnx.Module):
                        + cfg.router_z_weight * aux.get("router_z", 0.0))
     return losses, text_logprobs_bl
 
-  def sample_audio(self, h_nd: jax.Array, key: jax.Array, n_steps: int) -> jax.Array:
-    """Log-mel frames `[N, frames_per_audio_token, n_mels]` for audio-out hidden states."""
-    mel = self.flow_head.sample(h_nd, key, n_steps) * MEL_HALF_RANGE + MEL_CENTER
+  def sample_audio(self, h_nd: jax.Array, noise_no: jax.Array, n_steps: int) -> jax.Array:
+    """Log-mel frames `[N, frames_per_audio_token, n_mels]` for audio-out hidden states.
+
+    noise_no: `[N, frames_per_audio_token * n_mels]` standard-normal flow noise.
+    """
+    mel = self.flow_head.integrate(h_nd, noise_no, n_steps) * MEL_HALF_RANGE + MEL_CENTER
     return mel.reshape(h_nd.shape[0], self.layout.frames_per_audio_token, self.layout.mel.n_mels)
