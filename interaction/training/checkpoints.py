@@ -19,7 +19,8 @@ import grain
 import jax
 import orbax.checkpoint as ocp
 
-COUNTERS = ("step", "rng", "consecutive_nonfinite", "rejected")
+from interaction.training.step import COUNTERS
+
 
 
 class NoUsableCheckpointError(RuntimeError):

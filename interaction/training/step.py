@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+COUNTERS = ("step", "rng", "consecutive_nonfinite", "rejected")  # The state's non-array-tree part.
 COMPUTE_DTYPES = {"f32": jnp.float32, "bf16": jnp.bfloat16}
 
 

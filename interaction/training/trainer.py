@@ -16,7 +16,6 @@ episodes from the pipeline and the global batch is assembled over the mesh.
 """
 
 import dataclasses
-import functools
 import json
 import logging
 import os
@@ -25,17 +24,13 @@ import time
 from flax import nnx
 import jax
 import numpy as np
-import optax
 
 from data_pipelines import pipeline
-from data_pipelines import stream
-from interaction import config as model_config_lib
+from interaction import sharding
 from interaction.training import checkpoints as checkpoints_lib
 from interaction.training import config as config_lib
 from interaction.training import evaluation
-from interaction.training import mesh as mesh_lib
-from interaction.training import optim
-from interaction.training import step as step_lib
+from interaction.training import program as program_lib
 from interaction.training import writer as writer_lib
 
 CONFIG_FILE = "config.json"
@@ -72,27 +67,26 @@ class Trainer:
   """Trains `config`'s model on its data, checkpointing to `workdir/checkpoints`."""
 
   def __init__(self, config, workdir: str, *, mesh: jax.sharding.Mesh | None = None):
+    """Builds (or resumes) the run; `mesh` defaults to `sharding.make_mesh(config)`."""
     self.train_cfg = config_lib.TrainConfig.from_config(config.train)
     _maybe_initialize_distributed(self.train_cfg)
     self.config, self.workdir = config, workdir
-    self.layout = stream.TickLayout.from_config(config.stream)
-    self.model_cfg = model_config_lib.ModelConfig.from_config(config.model)
     self.spec = pipeline.DataSpec.from_config(config.data)
     n_proc = jax.process_count()
     if self.spec.batch_size % n_proc:
       raise ValueError(f"data.batch_size={self.spec.batch_size} must be a multiple of the "
                        f"process count {n_proc}")
     self.local_spec = dataclasses.replace(self.spec, batch_size=self.spec.batch_size // n_proc)
-    if mesh is None:
-      self.mesh, self.rules = mesh_lib.make_mesh_and_rules(config, self.spec.batch_size)
-    else:
-      self.mesh, self.rules = mesh, mesh_lib.rules_for_mesh(mesh, config)
+    self.program = program_lib.build_program(
+        config, sharding.make_mesh(config) if mesh is None else mesh)
+    self.state = self.program.state
+    self.layout = self.program.layout
     self.positions_per_step = self.spec.batch_size * self.spec.n_ticks * self.layout.tick_len
     if jax.process_index() == 0:
       os.makedirs(workdir, exist_ok=True)
       with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
         f.write(config.to_json(indent=2))
-    self._build(config.seed)
+    self._eval_key = jax.random.key(config.seed)
     self.train_iter = iter(pipeline.make_dataset(
         self.local_spec, self.layout, "train", process_index=jax.process_index(),
         process_count=n_proc))
@@ -105,36 +99,9 @@ class Trainer:
     self.history: list[dict] = []
     self._restore()
 
-  def _context(self):
-    return mesh_lib.use(self.mesh, self.rules)
-
-  def _build(self, seed: int) -> None:
-    """Model, optimizer, sharded train state and the jitted steps."""
-    tc = self.train_cfg
-    with self._context():
-      model = mesh_lib.create_model(self.layout, self.model_cfg, self.mesh, self.rules, seed)
-      self.graphdef, params_state = nnx.split(model)
-      params = params_state.to_pure_dict()
-      self.tx, self.schedule = optim.make_optimizer(tc), optim.learning_rate_schedule(tc)
-      replicated = jax.sharding.NamedSharding(self.mesh, jax.P())
-      param_shardings = jax.tree.map(lambda x: x.sharding, params)
-      opt_shardings = optax_param_shardings(self.tx, params, param_shardings, replicated)
-      self.state_shardings = {"params": param_shardings, "opt_state": opt_shardings,
-                              **{k: replicated for k in checkpoints_lib.COUNTERS}}
-      self.state = jax.jit(functools.partial(step_lib.init_state, tx=self.tx, seed=seed),
-                           out_shardings=self.state_shardings)(params)
-      self.batch_sharding = mesh_lib.batch_sharding(self.mesh)
-      # Donation lets accelerators update the state in place; on CPU an array
-      # being written by an async checkpoint could alias a donated buffer.
-      donate = () if jax.default_backend() == "cpu" else (0,)
-      self._train_step = jax.jit(
-          step_lib.make_train_step(self.graphdef, self.tx, tc.precision, self.schedule),
-          in_shardings=(self.state_shardings, self.batch_sharding),
-          out_shardings=(self.state_shardings, replicated), donate_argnums=donate)
-      self._eval_step = jax.jit(evaluation.make_eval_step(self.graphdef, tc.precision),
-                                in_shardings=(param_shardings, self.batch_sharding, replicated),
-                                out_shardings=replicated)
-    self._eval_key = jax.random.key(seed)
+  @property
+  def mesh(self) -> jax.sharding.Mesh:
+    return self.program.mesh
 
   def _restore(self) -> None:
     restored = self.checkpoints.restore_latest(self.state, self.train_iter,
@@ -157,11 +124,11 @@ class Trainer:
 
   def model(self) -> nnx.Module:
     """The model with the current parameters."""
-    return nnx.merge(self.graphdef, self.state["params"])
+    return self.program.model(self.state["params"])
 
   def _to_global(self, host_batch: dict) -> dict:
     """This process's part of a batch → global arrays sharded over the mesh."""
-    return {k: jax.make_array_from_process_local_data(self.batch_sharding, np.asarray(v))
+    return {k: jax.make_array_from_process_local_data(self.program.batch_sharding, np.asarray(v))
             for k, v in host_batch.items()}
 
   def step(self, host_batch: dict) -> dict[str, float]:
@@ -174,8 +141,8 @@ class Trainer:
       NonFiniteError: after `train.max_consecutive_nonfinite` rejected steps in a row.
     """
     batch = self._to_global(host_batch)
-    with self._context():
-      self.state, metrics = self._train_step(self.state, batch)
+    with self.program.context():
+      self.state, metrics = self.program.train_step(self.state, batch)
     metrics = {k: np.asarray(v).item() for k, v in jax.device_get(metrics).items()}
     if not metrics["finite"]:
       limit = self.train_cfg.max_consecutive_nonfinite
@@ -196,8 +163,8 @@ class Trainer:
     n_batches = n_batches or self.train_cfg.eval_batches
     iterator = iter(self.heldout_data)
     try:
-      with self._context():
-        sums = [self._eval_step(self.state["params"], self._to_global(next(iterator)),
+      with self.program.context():
+        sums = [self.program.eval_step(self.state["params"], self._to_global(next(iterator)),
                                 self._eval_key) for _ in range(n_batches)]
     finally:
       iterator.close()
@@ -266,15 +233,6 @@ class Trainer:
     self.checkpoints.wait()
     self.checkpoints.close()
     self.train_iter.close()
-
-
-def optax_param_shardings(tx, params, param_shardings, replicated):
-  """Shardings of `tx.init(params)`: parameter-shaped leaves like their parameter, others replicated."""
-  abstract = jax.eval_shape(tx.init, params)
-  is_sharding = lambda x: isinstance(x, jax.sharding.Sharding)
-  return optax.tree_utils.tree_map_params(tx, lambda _, s: s, abstract, param_shardings,
-                                          transform_non_params=lambda _: replicated,
-                                          is_leaf=is_sharding)
 
 
 def train(config, workdir: str) -> list[dict]:
