@@ -8,6 +8,7 @@ import pallas_kernels as pk
 from interaction import config as config_lib
 from interaction import kv_cache
 from interaction import layers
+from interaction import sharded_kernels
 
 
 class Attention(nnx.Module):
@@ -57,6 +58,6 @@ class Attention(nnx.Module):
       k_bshd, v_bshd = cache.k, cache.v
     else:
       k_bshd, v_bshd = k_bthd, v_bthd
-    out_bthd = pk.attention(q_bthd, k_bshd, v_bshd, q_start=q_start_b, kv_len=q_start_b + t,
-                            **cfg.kernel_args)
+    out_bthd = sharded_kernels.attention(q_bthd, k_bshd, v_bshd, q_start_b, q_start_b + t,
+                                         cfg.kernel_args)
     return self.o(out_bthd.reshape(b, t, -1)), cache

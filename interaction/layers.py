@@ -1,11 +1,16 @@
-"""Linear and RMSNorm layers whose math runs through `pallas_kernels`."""
+"""Linear and RMSNorm layers whose math runs through `pallas_kernels`.
+
+Under a multi-device mesh (`interaction.sharding.use`) both follow the rules
+table through `sharded_kernels`: activation constraints, FSDP gathers, and
+Pallas kernels inside `jax.shard_map`.
+"""
 
 import jax
 from flax import nnx
 
-import pallas_kernels as pk
 from interaction import config as config_lib
 from interaction import params
+from interaction import sharded_kernels
 
 
 class Linear(nnx.Module):
@@ -16,10 +21,11 @@ class Linear(nnx.Module):
                scale: float | None = None):
     self.kernel = params.param(rngs, (d_in, d_out), axes, scale=scale)  # [d_in, d_out]
     self.bias = params.param(rngs, (d_out,), (axes[1],), init="zeros") if bias else None
+    self.axes = tuple(axes)  # the kernel's logical axes: [d_in, d_out].
     self.cfg = cfg
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    y = pk.matmul(x, self.kernel[...], **self.cfg.kernel_args)
+    y = sharded_kernels.matmul(x, self.kernel[...], self.axes, self.cfg.kernel_args)
     return y if self.bias is None else y + self.bias[...]
 
 
@@ -32,4 +38,4 @@ class RMSNorm(nnx.Module):
     self.cfg = cfg
 
   def __call__(self, x: jax.Array) -> jax.Array:
-    return pk.rms_norm(x, self.scale[...], **self.cfg.kernel_args)
+    return sharded_kernels.rms_norm(x, self.scale[...], self.cfg.kernel_args)

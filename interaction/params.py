@@ -38,7 +38,6 @@ DEFAULT_RULES = (
     ("activation_attn_length", "sequence"),
     ("activation_embed", None),
     ("activation_heads", "tensor"),
-    ("activation_kv_heads", "tensor"),
 )
 
 

@@ -24,8 +24,7 @@ BATCH = "activation_batch"  # the leading batch axis of every activation and inp
 LENGTH = "activation_length"  # sequence outside the tensor-parallel region (SP).
 ATTN_LENGTH = "activation_attn_length"  # sequence inside attention (context parallel).
 EMBED = "activation_embed"  # d_model of the residual stream.
-HEADS = "activation_heads"
-KV_HEADS = "activation_kv_heads"
+HEADS = "activation_heads"  # query and key/value heads alike (GQA groups stay together).
 
 Rules = tuple[tuple[str, str | tuple[str, ...] | None], ...]
 
