@@ -31,7 +31,13 @@ def session_seed(base_seed: int, ep: episodes_lib.EvalEpisode) -> int:
 
 
 class EnginePlayer:
-  """`interaction.SessionEngine` sessions with one `SamplerConfig` per episode."""
+  """`interaction.SessionEngine` sessions, one `SamplerConfig` per episode.
+
+  The engine draws a session's randomness from (sampler seed, session id,
+  tick); sessions are opened in episode order, so the same episodes in the
+  same order on a fresh engine replay bit for bit. A `SessionError` the engine
+  returns for a session is raised.
+  """
 
   def __init__(self, engine, sampler_config, base_seed: int = 0):
     """engine: an `interaction.SessionEngine`; sampler_config: an `interaction.SamplerConfig`
@@ -45,11 +51,18 @@ class EnginePlayer:
     return self.engine.max_sessions
 
   def open(self, ep: episodes_lib.EvalEpisode) -> int:
+    if ep.n_ticks > self.engine.max_ticks:
+      raise ValueError(f"{ep.family} episode {ep.index} has {ep.n_ticks} ticks but the engine's "
+                       f"sessions hold {self.engine.max_ticks} (max_ticks)")
     config = dataclasses.replace(self.sampler_config, seed=session_seed(self.base_seed, ep))
     return self.engine.open(config)
 
   def step(self, inputs: Mapping[int, stream.TickInputs], allow_speech: Mapping[int, bool]):
-    return self.engine.step(dict(inputs), allow_speech=dict(allow_speech))
+    results = self.engine.step(dict(inputs), allow_speech=dict(allow_speech))
+    for result in results.values():
+      if isinstance(result, Exception):
+        raise result
+    return results
 
   def close(self, sid: int) -> None:
     self.engine.close(sid)

@@ -134,6 +134,9 @@ def to_json(evaluation: evaluate_lib.Evaluation, meta: Mapping[str, Any]) -> str
   return json.dumps(_jsonable(data), indent=1, sort_keys=True, allow_nan=False)
 
 
+_MAX_SAID = 120  # Characters of the model's words printed on a timeline row.
+
+
 def plot_episode(evaluation: evaluate_lib.Evaluation, i: int, path: str) -> str:
   """A timeline PNG of episode i: who speaks when, expected vs actual model speech per mode.
 
@@ -174,7 +177,9 @@ def plot_episode(evaluation: evaluate_lib.Evaluation, i: int, path: str) -> str:
           ax.axvline(event.detected_ms() / 1000, color="tab:red", ls="--", lw=1)
     _ticks(ax, run.heard(), tick_s, "tab:orange")
     said = " / ".join(u.text for u in run.output().utterances if u.text)
-    ax.text(0.01, 0.5, said[:150], transform=ax.transAxes, fontsize=7, va="center")
+    said = "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in said)
+    ax.text(0.01, 0.5, said[:_MAX_SAID] + ("..." if len(said) > _MAX_SAID else ""),
+            transform=ax.transAxes, fontsize=7, va="center", clip_on=True)
     ax.set_ylabel(MODE_LABELS.get(mode, mode), rotation=0, ha="right", va="center", fontsize=8)
   for ax in axes:
     ax.set_yticks([])

@@ -22,11 +22,14 @@ timeline_<family>_<index>.png.
 """
 
 from collections.abc import Sequence
+import json
 import os
+import sys
 import time
 
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 from data_pipelines import stream
@@ -79,7 +82,7 @@ def check_same_model(saved, requested) -> None:
   """Raises ValueError naming the stream/model fields where `requested` differs from `saved`."""
   diffs = []
   for section in ("stream", "model"):
-    a, b = saved[section].to_dict(), requested[section].to_dict()
+    a, b = (json.loads(json.dumps(c[section].to_dict())) for c in (saved, requested))
     diffs += [f"{section}.{k}: checkpoint {a.get(k)!r} vs --config {b.get(k)!r}"
               for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
   if diffs:
@@ -93,20 +96,16 @@ def load_model(checkpoint: str, config, config_given: bool):
   if checkpoint == "random":
     layout = stream.TickLayout.from_config(config.stream)
     model_cfg = interaction.ModelConfig.from_config(config.model)
-    return config, interaction.InteractionModel(layout, model_cfg, rngs=nnx.Rngs(config.seed))
+    with nnx.use_eager_sharding(False):  # Unsharded parameters, as restore_for_inference gives.
+      model = interaction.InteractionModel(layout, model_cfg, rngs=nnx.Rngs(config.seed))
+    return config, model
   if not os.path.isdir(checkpoint):
     raise FileNotFoundError(f"--checkpoint={checkpoint!r} is not a directory, nor one of "
                             f"{SPECIAL_CHECKPOINTS}")
-  try:
-    from interaction.training import restore_for_inference  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    raise NotImplementedError(
-        "evaluating a checkpoint needs interaction.training.restore_for_inference(workdir) -> "
-        f"(config, model), which is not available ({e}); use --checkpoint=random or oracle") from e
-  saved, model = restore_for_inference(checkpoint)
-  if config_given:
-    check_same_model(saved, config)
-  return saved, model
+  from interaction import training  # pylint: disable=g-import-not-at-top
+  if config_given:  # Checked before any parameter is read.
+    check_same_model(training.inference.load_config(checkpoint), config)
+  return training.restore_for_inference(checkpoint)
 
 
 def make_player(checkpoint: str, config, config_given: bool):
@@ -116,18 +115,24 @@ def make_player(checkpoint: str, config, config_given: bool):
   config, model = load_model(checkpoint, config, config_given)
   max_ticks = _N_TICKS.value or config.data.n_ticks
   import interaction  # pylint: disable=g-import-not-at-top
-  if not hasattr(interaction, "SessionEngine"):
-    raise NotImplementedError("streaming evaluation needs interaction.SessionEngine, which this "
-                              "checkout does not have yet; use --checkpoint=oracle")
-  engine = interaction.SessionEngine(model, max_sessions=_MAX_SESSIONS.value, max_ticks=max_ticks)
-  sampler = interaction.SamplerConfig(seed=0, temperature=_TEMPERATURE.value, top_k=_TOP_K.value,
-                                      flow_steps=_FLOW_STEPS.value)
+  engine = interaction.SessionEngine(model, max_sessions=_MAX_SESSIONS.value, max_ticks=max_ticks,
+                                     flow_steps=_FLOW_STEPS.value)
+  sampler = interaction.SamplerConfig(seed=0, temperature=_TEMPERATURE.value, top_k=_TOP_K.value)
   return config, players.EnginePlayer(engine, sampler, base_seed=_SEED.value)
 
 
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments {argv[1:]}")
+  logging.set_verbosity(logging.WARNING)  # orbax logs every restore step at INFO.
+  try:
+    evaluate_flags()
+  except (ValueError, FileNotFoundError) as e:
+    sys.exit(f"eval.run: {type(e).__name__}: {e}")
+
+
+def evaluate_flags() -> None:
+  """The evaluation the flags describe: builds, plays, scores, prints and writes."""
   checkpoint = _CHECKPOINT.value
   if not checkpoint:
     raise app.UsageError("--checkpoint is required: a training workdir, 'random' or 'oracle'")

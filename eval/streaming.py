@@ -60,8 +60,11 @@ class SessionRun:
   gate: baseline.GateTrace | None = None
 
   def texts(self) -> list[str]:
-    """Per tick, the emitted text with <silence>, <pad> and control tokens removed."""
-    return [text.decode(row, skip_special=True, errors="replace") for row in self.text_out]
+    """Per tick, the emitted bytes decoded (UTF-8, errors replaced); every other token
+    (<silence>, <pad>, controls, ids of the vocabulary's unnamed special capacity that an
+    untrained model may emit) is dropped."""
+    return [text.decode([t for t in row if t < text.N_BYTES], errors="replace")
+            for row in self.text_out]
 
   def heard(self) -> list[bool]:
     """Per tick, the model is heard (it emitted audio in the tick before)."""
