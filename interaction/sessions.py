@@ -35,6 +35,7 @@ from data_pipelines import audio as audio_lib
 from data_pipelines import pipeline
 from data_pipelines import stream
 from data_pipelines.stream import Slot
+from interaction import flow
 from interaction import model as model_lib
 from interaction import sampler as sampler_lib
 from interaction import tick_step as tick_step_lib
@@ -138,6 +139,9 @@ class SessionEngine:
                        f"got {max_ticks}")
     if max_sessions < 1:
       raise ValueError(f"max_sessions must be >= 1, got {max_sessions}")
+    if not isinstance(flow_steps, int) or not 1 <= flow_steps <= flow.MAX_EULER_STEPS:
+      raise ValueError(f"flow_steps must be an int in [1, {flow.MAX_EULER_STEPS}], "
+                       f"got {flow_steps!r}")
     if idle_timeout_s <= 0:
       raise ValueError(f"idle_timeout_s must be > 0, got {idle_timeout_s}")
     self.model, self.layout = model, model.layout

@@ -143,8 +143,16 @@ def tick_step(model: model_lib.InteractionModel, state: SessionState, batch: Tic
   return new_state, TickOut(text=text_bn, logprobs=logp_bn, mel=mel, speaks=speaks_b)
 
 
+def _step(graphdef, params, state, batch, flow_steps):
+  return tick_step(nnx.merge(graphdef, params), state, batch, flow_steps=flow_steps)
+
+
+# One compiled step per (model graph, flow steps, shapes), shared by every engine.
+_jit_step = jax.jit(_step, static_argnums=(0, 4), donate_argnums=(2,))
+
+
 class TickStepper:
-  """`tick_step` compiled once for a model, a row count and a capacity.
+  """`tick_step` of one model, compiled once per row count and capacity.
 
   Holds the model's graph and parameters split apart so each call is a plain
   `jax.jit` call (no module traversal on the hot path); the state is donated.
@@ -152,11 +160,7 @@ class TickStepper:
 
   def __init__(self, model: model_lib.InteractionModel, *, flow_steps: int):
     self.graphdef, self.params = nnx.split(model)
-
-    def step(params, state, batch):
-      return tick_step(nnx.merge(self.graphdef, params), state, batch, flow_steps=flow_steps)
-
-    self._step = jax.jit(step, donate_argnums=(1,))
+    self.flow_steps = flow_steps
 
   def __call__(self, state: SessionState, batch: TickBatch) -> tuple[SessionState, TickOut]:
-    return self._step(self.params, state, batch)
+    return _jit_step(self.graphdef, self.params, state, batch, self.flow_steps)
