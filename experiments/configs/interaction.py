@@ -73,8 +73,8 @@ _MESH = {
 _TRAIN = {
     "tiny": dict(steps=2000, learning_rate=3e-3, warmup_steps=100, precision="f32"),
     "small": dict(steps=20000, learning_rate=1e-3, warmup_steps=500, precision="f32"),
-    "1b": dict(steps=100000, learning_rate=3e-4, warmup_steps=2000, precision="bf16"),
-    "moe_large": dict(steps=100000, learning_rate=3e-4, warmup_steps=2000, precision="bf16"),
+    "1b": dict(steps=100000, learning_rate=3e-4, warmup_steps=2000, precision="f32"),
+    "moe_large": dict(steps=100000, learning_rate=3e-4, warmup_steps=2000, precision="f32"),
 }
 
 

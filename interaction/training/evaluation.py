@@ -28,13 +28,13 @@ def decision_positions(layout, n_ticks: int) -> np.ndarray:
   return model_lib.slot_positions(layout, n_ticks, Slot.TEXT_OUT).reshape(n_ticks, -1)[:, 0]
 
 
-def make_eval_step(graphdef: nnx.GraphDef, precision: str):
+def make_eval_step(graphdef: nnx.GraphDef):
   """`(params, batch, key) -> sums`: loss sums and timing counts over one batch."""
-  loss_fn = step_lib.make_loss_fn(graphdef, precision)
+  loss_fn = step_lib.make_loss_fn(graphdef)
 
   def eval_step(params, batch, key):
     _, losses = loss_fn(params, batch, key)
-    model = nnx.merge(graphdef, step_lib.cast_params(params, precision))
+    model = nnx.merge(graphdef, params)
     n_ticks = model.layout.n_ticks(batch["tokens"].shape[1])
     pos = decision_positions(model.layout, n_ticks)
     h_bld, _ = model.hidden(batch)

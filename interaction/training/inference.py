@@ -43,7 +43,7 @@ def restore_for_inference(workdir: str, *, step: int | None = None,
   graphdef, abstract_state = nnx.split(abstract)
   placement = jax.sharding.SingleDeviceSharding(device or jax.devices()[0])
   target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=placement),
-                        abstract_state.to_pure_dict())
+                        nnx.to_pure_dict(abstract_state))
   checkpoints = checkpoints_lib.Checkpoints(os.path.join(workdir, trainer_lib.CHECKPOINT_DIR))
   try:
     chosen = checkpoints.manager.latest_step() if step is None else step

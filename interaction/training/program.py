@@ -82,9 +82,9 @@ def build_program(config, mesh: jax.sharding.Mesh, *, abstract: bool = False) ->
   if not abstract:
     sharding.check_sharded(model, mesh)
   graphdef, params_state = nnx.split(model)
-  params = params_state.to_pure_dict()
+  params = nnx.to_pure_dict(params_state)
   replicated = jax.sharding.NamedSharding(mesh, jax.P())
-  param_shardings = sharding.state_shardings(params_state, mesh, rules).to_pure_dict()
+  param_shardings = nnx.to_pure_dict(sharding.state_shardings(params_state, mesh, rules))
   state_shardings = {"params": param_shardings,
                      "opt_state": optimizer_shardings(tx, params, param_shardings, replicated),
                      **{k: replicated for k in step_lib.COUNTERS}}
@@ -95,10 +95,10 @@ def build_program(config, mesh: jax.sharding.Mesh, *, abstract: bool = False) ->
                    out_shardings=state_shardings)
     state = jax.eval_shape(init, params) if abstract else init(params)
     train_step = jax.jit(
-        step_lib.make_train_step(graphdef, tx, train_cfg.precision, schedule),
+        step_lib.make_train_step(graphdef, tx, schedule),
         in_shardings=(state_shardings, batch_sharding),
         out_shardings=(state_shardings, replicated), donate_argnums=donate)
-    eval_step = jax.jit(evaluation.make_eval_step(graphdef, train_cfg.precision),
+    eval_step = jax.jit(evaluation.make_eval_step(graphdef),
                         in_shardings=(param_shardings, batch_sharding, replicated),
                         out_shardings=replicated)
   return TrainProgram(layout=layout, model_cfg=model_cfg, train_cfg=train_cfg, mesh=mesh,

@@ -2,7 +2,7 @@
 
 The train state is a plain pytree (a dict), so it jits with explicit
 shardings, donates, and saves with orbax as is:
-  params                 float32 parameters (`nnx.State.to_pure_dict()` form)
+  params                 float32 parameters (`nnx.to_pure_dict` form)
   opt_state              the optax state (float32, mirrors params)
   step                   int32 [], batches consumed so far (rejected ones included)
   rng                    uint32 key data; step s draws `fold_in(rng, s)`, so a
@@ -17,7 +17,6 @@ import jax.numpy as jnp
 import optax
 
 COUNTERS = ("step", "rng", "consecutive_nonfinite", "rejected")  # The state's non-array-tree part.
-COMPUTE_DTYPES = {"f32": jnp.float32, "bf16": jnp.bfloat16}
 
 
 def init_state(params: dict, tx: optax.GradientTransformation, seed: int) -> dict:
@@ -32,26 +31,17 @@ def step_key(state: dict) -> jax.Array:
   return jax.random.fold_in(jax.random.wrap_key_data(state["rng"]), state["step"])
 
 
-def cast_params(params: dict, precision: str) -> dict:
-  """Params in the compute dtype: a no-op for "f32", bfloat16 copies for "bf16"."""
-  dtype = COMPUTE_DTYPES[precision]
-  return jax.tree.map(lambda x: x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x,
-                      params)
-
-
-def make_loss_fn(graphdef: nnx.GraphDef, precision: str):
+def make_loss_fn(graphdef: nnx.GraphDef):
   """`(params, batch, key) -> (total, losses)` with the model built from graphdef and params."""
 
   def loss_fn(params, batch, key):
-    model = nnx.merge(graphdef, cast_params(params, precision))
-    losses, _ = model(batch, key)
-    losses = {name: value.astype(jnp.float32) for name, value in losses.items()}
+    losses, _ = nnx.merge(graphdef, params)(batch, key)
     return losses["total"], losses
 
   return loss_fn
 
 
-def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, precision: str,
+def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation,
                     schedule: optax.Schedule):
   """`(state, batch) -> (state, metrics)`: one AdamW step, rejected if non-finite.
 
@@ -62,13 +52,13 @@ def make_train_step(graphdef: nnx.GraphDef, tx: optax.GradientTransformation, pr
   "grad_norm" (before clipping), "learning_rate" (of this update), "finite"
   (bool), and the two counters.
   """
-  loss_fn = make_loss_fn(graphdef, precision)
+  loss_fn = make_loss_fn(graphdef)
 
   def train_step(state: dict, batch: dict) -> tuple[dict, dict]:
     params, opt_state = state["params"], state["opt_state"]
     (total, losses), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         params, batch, step_key(state))
-    grad_norm = optax.global_norm(grads)
+    grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(total) & jnp.isfinite(grad_norm)
     updates, new_opt_state = tx.update(grads, opt_state, params)
     new_params = optax.apply_updates(params, updates)
