@@ -41,7 +41,9 @@ HEADLINES: dict[str, tuple[Headline, ...]] = {
     "charades": (Headline(("miou",), "mIoU", scale=1.0),),
     "turntaking": (Headline(("turn_over_rate",), "turn-over rate"),
                    Headline(("response_latency_ms",), "response latency", scale=0.001,
-                            unit="s", higher_is_better=False)),
+                            unit="s", higher_is_better=False),
+                   Headline(("pause_turn_over_rate",), "takes the turn in a pause",
+                            higher_is_better=False)),
     "delegation": (Headline(("answer_rate",), "answered in time"),),
 }
 
