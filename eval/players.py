@@ -1,6 +1,7 @@
 """What plays the model's side of an evaluation session, behind one small interface.
 
-A player has `max_sessions`, `open(episode) -> sid`, `step({sid: TickInputs},
+A player has `max_sessions`, `begin()` (a new pass over episodes starts),
+`open(episode) -> sid`, `step({sid: TickInputs},
 allow_speech={sid: bool}) -> {sid: tick}` (one tick of every given session; a
 tick has `.text_out` int32 [text_out_tokens] and `.audio_out` float32 log-mel
 [frames_per_tick, n_mels] or None) and `close(sid)`.
@@ -13,8 +14,9 @@ tick has `.text_out` int32 [text_out_tokens] and `.audio_out` float32 log-mel
   speech is cut where `allow_speech` is False, never delayed.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import dataclasses
+from typing import Any
 import zlib
 
 import numpy as np
@@ -34,17 +36,24 @@ class EnginePlayer:
   """`interaction.SessionEngine` sessions, one `SamplerConfig` per episode.
 
   The engine draws a session's randomness from (sampler seed, session id,
-  tick); sessions are opened in episode order, so the same episodes in the
-  same order on a fresh engine replay bit for bit. A `SessionError` the engine
-  returns for a session is raised.
+  tick). `begin` (called by `streaming.play` before each pass) starts a fresh
+  engine, so in every pass the i-th episode opened gets session id i and the
+  same randomness: modes are compared on the same sampling noise, and a rerun
+  replays bit for bit. A `SessionError` the engine returns for a session is
+  raised.
   """
 
-  def __init__(self, engine, sampler_config, base_seed: int = 0):
-    """engine: an `interaction.SessionEngine`; sampler_config: an `interaction.SamplerConfig`
-    whose seed is replaced per episode by `session_seed(base_seed, episode)`."""
-    self.engine = engine
+  def __init__(self, new_engine: Callable[[], Any], sampler_config, base_seed: int = 0):
+    """new_engine: builds an `interaction.SessionEngine` (all share the model's compiled step);
+    sampler_config: an `interaction.SamplerConfig` whose seed is replaced per episode by
+    `session_seed(base_seed, episode)`."""
+    self.new_engine = new_engine
+    self.engine = new_engine()
     self.sampler_config = sampler_config
     self.base_seed = base_seed
+
+  def begin(self) -> None:
+    self.engine = self.new_engine()
 
   @property
   def max_sessions(self) -> int:
@@ -83,6 +92,9 @@ class OraclePlayer:
     self.max_sessions = max_sessions
     self._sessions: dict[int, list] = {}  # sid -> [episode, next tick]
     self._next_sid = 0
+
+  def begin(self) -> None:
+    """Nothing to reset: a replay has no randomness."""
 
   def open(self, ep: episodes_lib.EvalEpisode) -> int:
     if len(self._sessions) >= self.max_sessions:

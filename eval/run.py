@@ -22,6 +22,7 @@ timeline_<family>_<index>.png.
 """
 
 from collections.abc import Sequence
+import functools
 import json
 import os
 import sys
@@ -115,10 +116,10 @@ def make_player(checkpoint: str, config, config_given: bool):
   config, model = load_model(checkpoint, config, config_given)
   max_ticks = _N_TICKS.value or config.data.n_ticks
   import interaction  # pylint: disable=g-import-not-at-top
-  engine = interaction.SessionEngine(model, max_sessions=_MAX_SESSIONS.value, max_ticks=max_ticks,
-                                     flow_steps=_FLOW_STEPS.value)
+  new_engine = functools.partial(interaction.SessionEngine, model, max_sessions=_MAX_SESSIONS.value,
+                                 max_ticks=max_ticks, flow_steps=_FLOW_STEPS.value)
   sampler = interaction.SamplerConfig(seed=0, temperature=_TEMPERATURE.value, top_k=_TOP_K.value)
-  return config, players.EnginePlayer(engine, sampler, base_seed=_SEED.value)
+  return config, players.EnginePlayer(new_engine, sampler, base_seed=_SEED.value)
 
 
 def main(argv: Sequence[str]) -> None:

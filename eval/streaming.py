@@ -88,6 +88,7 @@ def play(player, episodes: Sequence[episodes_lib.EvalEpisode], mode: str,
   config = harness_for(mode, harness)
   if not episodes:
     raise ValueError("no episodes to play")
+  player.begin()
   runs: list[SessionRun] = []
   size = player.max_sessions
   groups = [episodes[i:i + size] for i in range(0, len(episodes), size)]

@@ -45,10 +45,12 @@ def setup():
 
 def run_once():
   model, eps = setup()
-  engine = interaction.SessionEngine(model, max_sessions=2, max_ticks=64, flow_steps=2)
-  player = players.EnginePlayer(engine, interaction.SamplerConfig(temperature=0.0), base_seed=3)
+  new_engine = functools.partial(interaction.SessionEngine, model, max_sessions=2, max_ticks=64,
+                                 flow_steps=2)
+  player = players.EnginePlayer(new_engine, interaction.SamplerConfig(temperature=0.0),
+                                base_seed=3)
   ev = evaluate.evaluate(player, eps, MODES)
-  return ev, engine
+  return ev, player.engine
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,8 +94,9 @@ class EngineEvaluationTest(absltest.TestCase):
 
   def test_episode_longer_than_the_sessions_is_rejected(self):
     model, eps = setup()
-    engine = interaction.SessionEngine(model, max_sessions=1, max_ticks=32)
-    player = players.EnginePlayer(engine, interaction.SamplerConfig())
+    player = players.EnginePlayer(
+        lambda: interaction.SessionEngine(model, max_sessions=1, max_ticks=32),
+        interaction.SamplerConfig())
     with self.assertRaisesRegex(ValueError, "60 ticks but the engine's sessions hold 32"):
       player.open(eps[0])
 
