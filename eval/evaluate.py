@@ -34,7 +34,8 @@ class Evaluation:
       row = {"family": ep.family, "index": ep.index, "n_ticks": ep.n_ticks}
       for mode in self.runs:
         run = self.runs[mode][i]
-        row[mode] = {name: dataclasses.asdict(result) for name, result in self.scores[mode][i].items()}
+        row[mode] = {name: dataclasses.asdict(result)
+                     for name, result in self.scores[mode][i].items()}
         row[mode]["spoken_ticks"] = int(sum(run.spoke))
         if run.gate is not None:
           row[mode]["allowed_ticks"] = int(sum(run.allow))

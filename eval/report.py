@@ -51,7 +51,8 @@ REFERENCES = (
               "GPT-realtime-2.0 (minimal)", "%", (_DEV, _MTP),
               "TML-Interaction-Small scores 64.7 versus 4.3 for GPT-realtime-2.0 (minimal)"),
     Reference("cuespeak", "CueSpeak (TML internal)", "accuracy", 81.7, 2.9,
-              "GPT-realtime-2.0 (minimal)", "%", (_DEV, _MTP), "On CueSpeak, [...] 81.7 versus 2.9"),
+              "GPT-realtime-2.0 (minimal)", "%", (_DEV, _MTP),
+              "On CueSpeak, [...] 81.7 versus 2.9"),
     Reference("repcount", "RepCount-A (adapted)", "off-by-one accuracy", 35.4, 1.3,
               "GPT-realtime-2.0 (minimal)", "%", (_ATLAS, _MTP),
               "RepCount-A (video repetition counting): 35.4 vs. 1.3"),
@@ -184,8 +185,8 @@ def plot_episode(evaluation: evaluate_lib.Evaluation, i: int, path: str) -> str:
   for ax in axes:
     ax.set_yticks([])
     ax.set_xlim(0, end_s)
-  axes[-1].set_xlabel("time (s); red dashes: VAD turn end detected; olive: harness lets the model be heard;"
-                      " gold: expected windows")
+  axes[-1].set_xlabel("time (s); red dashes: VAD turn end detected; olive: harness lets the "
+                      "model be heard; gold: expected windows")
   fig.suptitle(f"{ev.family} heldout #{ev.index}")
   fig.tight_layout()
   fig.savefig(path, dpi=90)

@@ -4,10 +4,8 @@ harness forbids in the baseline modes."""
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
-import dataclasses
 import functools
 import json
-import os
 import tempfile
 
 from absl.testing import absltest
