@@ -20,6 +20,13 @@ with only a chunk p >= threshold breaking the silence (as Silero's
 `VADIterator`). Every event reports where the speech starts/ends in the
 stream and the stream position at which it was decided (always later: the
 detector is causal).
+
+Accuracy (tests/eval_vad_test.py, espeak-ng speech of several voices with
+0.5-1.2 s silences between utterances, default `TurnConfig`): every utterance
+is one segment whose start and end lie within 4 chunks (128 ms) of the first
+word's start and the last word's end (measured: within 80 ms); the end is
+decided exactly `min_silence_ms` (16 chunks, 512 ms) after it; pauses under
+500 ms inside a turn do not end it; quiet noise (std 0.003) is never speech.
 """
 
 import dataclasses
