@@ -10,8 +10,8 @@ renders them.
 Counts:
   total   every scalar parameter.
   active  parameters one token uses: an MoE FFN contributes its router and
-          top_k of its n_experts expert FFNs (the dense-equivalent cost of a
-          grouped dispatch; `moe.MoEFFN` today evaluates every expert).
+          top_k of its n_experts expert FFNs (what `moe.MoEFFN`'s grouped
+          dispatch runs per token, block padding aside).
 Rows: the embeddings one by one, each decoder component summed over layers,
 the final norm, the text head and the flow head.
 Stream rates: positions per second of each slot kind, `count(kind) / tick

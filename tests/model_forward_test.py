@@ -62,7 +62,7 @@ class ForwardTest(parameterized.TestCase):
     for name in expected:
       np.testing.assert_allclose(losses_p[name], losses_x[name], rtol=1e-4, err_msg=name)
 
-  @parameterized.parameters(("xla", 0), ("xla", 2), ("pallas", 0))
+  @parameterized.parameters(("xla", 0), ("xla", 2), ("pallas", 0), ("pallas", 2))
   def test_overfits_one_episode(self, impl, n_experts):
     model = _model(impl, n_experts)
     optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
