@@ -40,8 +40,6 @@ from interaction import params
 from interaction import partitioning
 
 MESH_AXES = partitioning.MESH_AXES
-# Mesh axes that shard parameters: with any of them > 1, large parameters must not be replicated.
-PARAMETER_AXES = ("fsdp", "expert", "tensor")
 DEFAULT_MIN_SIZE = 1 << 22  # elements (16 MiB in float32).
 
 
@@ -164,30 +162,39 @@ def create_model(layout: TickLayout, model_cfg: config_lib.ModelConfig,
 
 
 def check_sharded(model: nnx.Module, mesh: jax.sharding.Mesh, *,
+                  rules: partitioning.Rules | None = None,
                   min_size: int = DEFAULT_MIN_SIZE) -> None:
   """Fails when a parameter of >= `min_size` elements is fully replicated by mistake.
 
-  Only checked when the mesh has an axis that shards parameters (fsdp, expert
-  or tensor of size > 1); on pure data parallelism replication is intended.
+  A mistake is a large fully replicated parameter that either the rules
+  (default `params.DEFAULT_RULES`) would shard on this mesh (it was not created
+  or placed through them), or that sits on a mesh with fsdp > 1 (FSDP means
+  every large parameter is sharded; its logical axes map to no sharded mesh
+  axis). Replication the strategy intends (e.g. non-expert parameters under
+  pure expert parallelism, everything under pure data parallelism) passes.
 
   Raises:
     ValueError: naming every such parameter with its shape and logical axes.
   """
-  if all(mesh.shape.get(a, 1) == 1 for a in PARAMETER_AXES):
-    return
+  rules = params.DEFAULT_RULES if rules is None else rules
+  fsdp = mesh.shape.get("fsdp", 1) > 1
   replicated = []
   leaves = jax.tree_util.tree_leaves_with_path(nnx.state(model, nnx.Param), is_leaf=_is_variable)
   for path, var in leaves:
     value = var.get_value()
-    if value.size >= min_size and value.sharding.is_fully_replicated:
-      names = var.get_metadata().get("out_sharding")
+    if value.size < min_size or not value.sharding.is_fully_replicated:
+      continue
+    names = var.get_metadata().get("out_sharding")
+    dims = partitioning.spec(tuple(names), rules, mesh) if names else ()
+    if fsdp or any(partitioning.axis_size(axes, mesh) > 1 for axes in dims):
       replicated.append(f"{_path_name(path)} {tuple(value.shape)} axes={names}")
   if replicated:
     sizes = {a: mesh.shape[a] for a in mesh.axis_names}
     raise ValueError(
         f"{len(replicated)} parameter(s) of >= {min_size} elements are fully replicated on "
-        f"mesh {sizes}: " + "; ".join(replicated) + ". Give them logical axes that the rules "
-        "table maps to fsdp/tensor/expert, or create the model with sharding.create_model.")
+        f"mesh {sizes}: " + "; ".join(replicated) + ". Create the model with "
+        "sharding.create_model, and give parameters logical axes that the rules map to "
+        "sharded mesh axes.")
 
 
 def batch_axes(mesh: jax.sharding.Mesh, rules: partitioning.Rules | None = None

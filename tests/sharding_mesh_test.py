@@ -111,6 +111,17 @@ class CreateModelTest(absltest.TestCase):
     data_only = sharding.make_mesh(mesh_config(data=-1))
     sharding.check_sharded(replicated, data_only, min_size=1)  # replication is intended.
 
+  def test_check_sharded_under_expert_parallelism(self):
+    mesh = sharding.make_mesh(mesh_config(data=4, expert=2))
+    graphdef, state = nnx.split(self.model)
+    state = jax.device_put(state, sharding.state_shardings(state, mesh, params.DEFAULT_RULES))
+    model = nnx.merge(graphdef, state)
+    sharding.check_sharded(model, mesh, min_size=1)  # only the experts are meant to be sharded.
+    up = model.decoder.blocks[0].ffn.up
+    up.set_value(jax.device_put(up.get_value(), jax.NamedSharding(mesh, jax.P())))
+    with self.assertRaisesRegex(ValueError, r"1 parameter\(s\).*ffn/up \(2, 32, 32\)"):
+      sharding.check_sharded(model, mesh, min_size=1)
+
   def test_indivisible_param_is_named(self):
     mesh = sharding.make_mesh(mesh_config(tensor=8))
     with self.assertRaisesRegex(ValueError, "attn/k/kernel of shape \\(32, 4\\): dim 'kv_heads'"):
