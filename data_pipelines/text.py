@@ -124,6 +124,15 @@ def pad_to(token_ids: Sequence[int], length: int, *, what: str = "text") -> np.n
   return np.concatenate([ids, np.full(length - ids.size, PAD, np.int32)])
 
 
+def decode_bytes(token_ids: Iterable[int]) -> str:
+  """The byte tokens among `token_ids` as text (UTF-8, malformed bytes replaced).
+
+  Specials and reserved ids are dropped: for showing what a model, possibly
+  untrained, wrote in its text-out slots.
+  """
+  return decode([int(t) for t in token_ids if 0 <= int(t) < N_BYTES], errors="replace")
+
+
 def check_ids(token_ids: np.ndarray, *, what: str = "token ids") -> None:
   """Raises ValueError unless every id lies in [0, VOCAB_SIZE)."""
   ids = np.asarray(token_ids)
