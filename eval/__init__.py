@@ -8,6 +8,8 @@
 - `eval.players`: the model side of a session (`SessionEngine` adapter, oracle replay).
 - `eval.streaming`: episodes played tick by tick in each mode (ours / behind the harness).
 - `eval.scoring`, `eval.evaluate`: per-family scores and aggregates.
-- `eval.report`, `eval.run`: table, timeline plots, JSON; `python -m eval.run`.
+- `eval.report`: table, timeline plots, JSON.
+- `eval.suite`: the whole suite as one call (`run_suite(SuiteOptions(...))`);
+  `python -m eval.run` is its flag launcher.
 See eval/README.md.
 """

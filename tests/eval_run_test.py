@@ -1,4 +1,4 @@
-"""eval.run: suite names, config checks against a checkpoint, and the CLI end to end (oracle)."""
+"""eval.suite (suite names, config checks against a checkpoint) and the eval.run CLI end to end."""
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
@@ -10,8 +10,8 @@ import tempfile
 
 from absl.testing import absltest
 
-from eval import run
 from eval import scoring
+from eval import suite
 from experiments.configs import interaction as interaction_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,11 +25,11 @@ def cli(*args):
 class SuiteTest(absltest.TestCase):
 
   def test_suite_names(self):
-    self.assertEqual(run.suite_families("all"), list(scoring.FAMILIES))
-    self.assertEqual(run.suite_families("charades, timespeak"), ["timespeak", "charades"])
+    self.assertEqual(suite.suite_families("all"), list(scoring.FAMILIES))
+    self.assertEqual(suite.suite_families("charades, timespeak"), ["timespeak", "charades"])
     for bad in ("karaoke", "timespeak,karaoke", ",", ""):
       with self.assertRaisesRegex(ValueError, "unknown suite"):
-        run.suite_families(bad)
+        suite.suite_families(bad)
 
 
 class ConfigCheckTest(absltest.TestCase):
@@ -37,7 +37,7 @@ class ConfigCheckTest(absltest.TestCase):
   def test_same_config_passes_through_json(self):
     config = interaction_config.get_config("tiny")
     saved = json.loads(config.to_json())  # Tuples come back as lists, as from a workdir.
-    run.check_same_model(type(config)(saved), config)
+    suite.check_same_model(type(config)(saved), config)
 
   def test_checkpoint_from_another_config_is_named(self):
     tiny = interaction_config.get_config("tiny")
@@ -46,12 +46,12 @@ class ConfigCheckTest(absltest.TestCase):
         f.write(tiny.to_json())
       small = interaction_config.get_config("small")
       with self.assertRaisesRegex(ValueError, "another config: .*model.d_model: checkpoint 64 vs "
-                                  "--config 256"):
-        run.load_model(workdir, small, config_given=True)
+                                  "config 256"):
+        suite.load_model(workdir, small)
       with self.assertRaisesRegex(FileNotFoundError, "no checkpoint"):
-        run.load_model(workdir, tiny, config_given=True)
+        suite.load_model(workdir, tiny)
     with self.assertRaisesRegex(FileNotFoundError, "not a directory, nor one of"):
-      run.load_model("/nonexistent/run", tiny, config_given=False)
+      suite.load_model("/nonexistent/run", tiny)
 
 
 class CliTest(absltest.TestCase):
