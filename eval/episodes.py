@@ -6,6 +6,12 @@ background results), with `self_audio` None: in a live session the engine
 feeds the model its own previous speech, so the episode's target speech never
 reaches the model. The targets (text out, audio out) stay in `episode` for
 plots and oracles only.
+
+The world is scripted, not reactive: the user speaks and background results
+arrive at their rendered ticks whatever the model does (a delegation's result
+comes whether or not the model emitted `<delegate>`; no background model runs
+in the loop), so `metrics.delegation_score` checks the `<delegate>` timing and
+the spoken answer separately.
 """
 
 from collections.abc import Mapping, Sequence
