@@ -26,6 +26,7 @@ from interaction import checks
 from interaction import config as config_lib
 from interaction import layers
 from interaction import params
+from interaction import sharded_kernels
 
 HMLP_STRIDES = (10, 2, 2)  # Multiply to the 40-pixel patch.
 
@@ -81,7 +82,7 @@ class HMLPStem(nnx.Module):
     for i, stage in enumerate(self.stages):
       x_nhwc = stage(_space_to_depth(x_nhwc, HMLP_STRIDES[i]))
       if i < len(self.norms):
-        x_nhwc = pk.gelu(self.norms[i](x_nhwc), **self.cfg.kernel_args)
+        x_nhwc = sharded_kernels.rowwise(pk.gelu, self.norms[i](x_nhwc), self.cfg.kernel_args)
     return x_nhwc.reshape(*lead, -1)  # the last stage leaves a 1×1 grid.
 
 

@@ -6,6 +6,7 @@ from flax import nnx
 import pallas_kernels as pk
 from interaction import config as config_lib
 from interaction import layers
+from interaction import sharded_kernels
 
 
 class DenseFFN(nnx.Module):
@@ -18,4 +19,5 @@ class DenseFFN(nnx.Module):
 
   def __call__(self, x: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Returns the output and (for a uniform interface with MoE) no aux losses."""
-    return self.down(pk.silu(self.up(x), **self.cfg.kernel_args)), {}
+    return self.down(sharded_kernels.rowwise(pk.silu, self.up(x), self.cfg.kernel_args,
+                                             "mlp")), {}

@@ -53,6 +53,7 @@ import pallas_kernels as pk
 from interaction import config as config_lib
 from interaction import layers
 from interaction import params
+from interaction import sharded_kernels
 
 
 def load_balance_loss(probs_ne: jax.Array, chosen_nk: jax.Array) -> jax.Array:
@@ -153,11 +154,12 @@ class MoEFFN(nnx.Module):
     """Top-k expert ids [N, k] in ascending order, their renormalized weights [N, k], aux losses."""
     kargs = self.cfg.kernel_args
     logits_ne = self.router(x_nd)
-    probs_ne = pk.softmax(logits_ne, **kargs)
+    probs_ne = sharded_kernels.rowwise(pk.softmax, logits_ne, kargs)
     weights_nk, chosen_nk = jax.lax.top_k(probs_ne, self.cfg.top_k)
     weights_nk = weights_nk / jnp.sum(weights_nk, axis=-1, keepdims=True)
+    log_probs_ne = sharded_kernels.rowwise(pk.log_softmax, logits_ne, kargs)
     aux = {"load_balance": load_balance_loss(probs_ne, chosen_nk),
-           "router_z": router_z_loss(logits_ne, pk.log_softmax(logits_ne, **kargs))}
+           "router_z": router_z_loss(logits_ne, log_probs_ne)}
     ascending_nk = jnp.argsort(chosen_nk, axis=-1)
     return (jnp.take_along_axis(chosen_nk, ascending_nk, axis=-1),
             jnp.take_along_axis(weights_nk, ascending_nk, axis=-1), aux)

@@ -1,4 +1,4 @@
-"""`pallas_kernels` calls whose shardings follow the rules table: matmul, RMSNorm, attention.
+"""`pallas_kernels` calls whose shardings follow the rules table: matmul, RMSNorm, row-wise ops, attention.
 
 Without a multi-device mesh (see `partitioning.current_mesh`) each function is
 the plain `pk` call. Under a mesh, activations get sharding constraints from
@@ -11,6 +11,8 @@ gathered per use, gradients reduce-scattered back):
   last dim); on its input dim it is row parallel (partial products summed, the
   output back in the sequence-parallel layout: Megatron SP).
 * `rms_norm`: tokens sharded like the residual stream, the scale gathered.
+* `rowwise` (silu, gelu, softmax, log_softmax): tokens sharded like the
+  activations; the last dim kept sharded for elementwise ops, whole otherwise.
 * `attention`: batch, query positions (context parallel over `sequence`) and
   heads sharded; keys and values gathered along the sequence.
 
@@ -115,6 +117,29 @@ def rms_norm(x: jax.Array, scale: jax.Array, kernel_args: dict) -> jax.Array:
   local = functools.partial(pk.rms_norm, **kernel_args)
   return jax.shard_map(local, in_specs=(part.pspec(x_dims), jax.P()),
                        out_specs=part.pspec(x_dims), check_vma=False)(x, scale)
+
+
+def rowwise(op, x: jax.Array, kernel_args: dict, last: str | None = None) -> jax.Array:
+  """A row-wise `pk` op (`pk.silu`, `pk.gelu`, `pk.softmax`, `pk.log_softmax`) on `x [..., D]`.
+
+  Tokens are sharded like the activations. `last` is the logical name of D
+  for ops that are elementwise (silu, gelu: e.g. "mlp" keeps a tensor-parallel
+  hidden layer sharded); None for ops that reduce over D (softmax), whose rows
+  are gathered whole.
+  """
+  context = _context()
+  if context is None:
+    return op(x, **kernel_args)
+  mesh, rules = context
+  data_like = part.mesh_axes(part.BATCH, rules, mesh)
+  (last_axes,) = _without((part.mesh_axes(last, rules, mesh),), data_like)
+  tokens = part.fit(part.spec(_token_names(x.ndim), rules, mesh), x.shape[:-1], mesh)
+  dims = _without(tokens, last_axes) + (last_axes,)
+  x = _constrain(x, dims)
+  if kernel_args["impl"] != "pallas":
+    return op(x, **kernel_args)
+  return jax.shard_map(functools.partial(op, **kernel_args), in_specs=part.pspec(dims),
+                       out_specs=part.pspec(dims), check_vma=False)(x)
 
 
 def attention(q_bthd: jax.Array, k_bshd: jax.Array, v_bshd: jax.Array, q_start_b: jax.Array,

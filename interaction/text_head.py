@@ -7,6 +7,7 @@ import pallas_kernels as pk
 from data_pipelines import text as text_lib
 from interaction import config as config_lib
 from interaction import layers
+from interaction import sharded_kernels
 
 
 class TextHead(nnx.Module):
@@ -17,4 +18,4 @@ class TextHead(nnx.Module):
     self.cfg = cfg
 
   def __call__(self, h: jax.Array) -> jax.Array:
-    return pk.log_softmax(self.proj(h), **self.cfg.kernel_args)
+    return sharded_kernels.rowwise(pk.log_softmax, self.proj(h), self.cfg.kernel_args)
