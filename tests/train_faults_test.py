@@ -158,6 +158,24 @@ class FaultsTest(absltest.TestCase):
     finally:
       trainer.close()
 
+  def test_run_logs_evaluates_and_checkpoints(self):
+    config = _config()
+    config.train.update(dict(steps=2, log_every=2, eval_every=2, eval_batches=1))
+    workdir = os.path.join(self.tmp, "run_loop")
+    trainer = training.Trainer(config, workdir, mesh=self._mesh_a())
+    try:
+      history = trainer.run()
+    finally:
+      trainer.close()
+    train_row, eval_row = history
+    for name in ("loss/total", "loss/text", "loss/flow", "learning_rate", "grad_norm",
+                 "tokens_per_s", "step_s", "data_wait_s"):
+      self.assertTrue(np.isfinite(train_row[name]), name)
+    self.assertBetween(eval_row["eval/timing_accuracy"], 0.0, 1.0)
+    self.assertGreater(eval_row["eval/silence_share"], 0.5)  # The model mostly listens.
+    self.assertEqual(os.listdir(os.path.join(workdir, "checkpoints")), ["2"])
+    self.assertTrue(os.listdir(os.path.join(workdir, "tensorboard")))
+
   def test_restore_for_inference(self):
     workdir = self._copy("inference")
     config, model = training.restore_for_inference(workdir)

@@ -61,6 +61,11 @@ def optimizer_shardings(tx, params, param_shardings, replicated):
       is_leaf=lambda x: isinstance(x, jax.sharding.Sharding))
 
 
+def _unsharded_model(layout, model_cfg, seed: int) -> model_lib.InteractionModel:
+  with nnx.use_eager_sharding(False):
+    return model_lib.InteractionModel(layout, model_cfg, rngs=nnx.Rngs(seed))
+
+
 def build_program(config, mesh: jax.sharding.Mesh, *, abstract: bool = False) -> TrainProgram:
   """Builds the model (parameters created sharded over `mesh`) and the jitted steps.
 
@@ -76,10 +81,10 @@ def build_program(config, mesh: jax.sharding.Mesh, *, abstract: bool = False) ->
   train_cfg = config_lib.TrainConfig.from_config(config.train)
   rules = sharding.logical_rules(config)
   tx, schedule = optim.make_optimizer(train_cfg), optim.learning_rate_schedule(train_cfg)
-  make_model = functools.partial(sharding.create_model, layout, model_cfg, mesh, rules,
-                                 config.seed)
-  model = nnx.eval_shape(make_model) if abstract else make_model()
-  if not abstract:
+  if abstract:
+    model = nnx.eval_shape(functools.partial(_unsharded_model, layout, model_cfg, config.seed))
+  else:
+    model = sharding.create_model(layout, model_cfg, mesh, rules, config.seed)
     sharding.check_sharded(model, mesh)
   graphdef, params_state = nnx.split(model)
   params = nnx.to_pure_dict(params_state)

@@ -82,10 +82,6 @@ class Trainer:
     self.state = self.program.state
     self.layout = self.program.layout
     self.positions_per_step = self.spec.batch_size * self.spec.n_ticks * self.layout.tick_len
-    if jax.process_index() == 0:
-      os.makedirs(workdir, exist_ok=True)
-      with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
-        f.write(config.to_json(indent=2))
     self._eval_key = jax.random.key(config.seed)
     self.train_iter = iter(pipeline.make_dataset(
         self.local_spec, self.layout, "train", process_index=jax.process_index(),
@@ -98,6 +94,10 @@ class Trainer:
         async_save=self.train_cfg.async_checkpoints)
     self.history: list[dict] = []
     self._restore()
+    if jax.process_index() == 0:  # After the restore: a mismatched run keeps its own config.
+      os.makedirs(workdir, exist_ok=True)
+      with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
+        f.write(config.to_json(indent=2))
 
   @property
   def mesh(self) -> jax.sharding.Mesh:
@@ -158,14 +158,14 @@ class Trainer:
     return metrics
 
   def evaluate(self, n_batches: int | None = None) -> dict[str, float]:
-    """Losses and timing accuracy on the first `n_batches` (default train.eval_batches)
-    heldout batches: the same episodes at every call."""
+    """Losses and timing accuracy (see `evaluation`) on the first `n_batches`
+    (default train.eval_batches) heldout batches: the same episodes at every call."""
     n_batches = n_batches or self.train_cfg.eval_batches
     iterator = iter(self.heldout_data)
     try:
       with self.program.context():
         sums = [self.program.eval_step(self.state["params"], self._to_global(next(iterator)),
-                                self._eval_key) for _ in range(n_batches)]
+                                       self._eval_key) for _ in range(n_batches)]
     finally:
       iterator.close()
     return evaluation.summarize(jax.device_get(sums))
@@ -189,7 +189,8 @@ class Trainer:
     tc = self.train_cfg
     total = tc.steps if steps is None else steps
     writer = writer_lib.MetricWriter(self.workdir, total_steps=total, start_step=self.current_step)
-    interval = {"steps": 0, "seconds": 0.0, "data_s": 0.0, "loss": 0.0}
+    fresh_interval = lambda: {"steps": 0, "timed": 0, "seconds": 0.0, "data_s": 0.0}
+    interval, compiling = fresh_interval(), True
     try:
       while self.current_step < total:
         start = time.perf_counter()
@@ -200,21 +201,21 @@ class Trainer:
         step = self.current_step
         interval["steps"] += 1
         interval["data_s"] += data_s
-        interval["loss"] = metrics["loss/total"]
-        if step > 1 or interval["steps"] > 1:  # The very first step compiles.
+        if not compiling:  # The first step of a run compiles; it is left out of the timing.
+          interval["timed"] += 1
           interval["seconds"] += step_s
+        compiling = False
         if step % tc.log_every == 0 or step == total:
-          seconds = interval["seconds"] or step_s
-          timed = max(interval["steps"] - (interval["seconds"] == 0), 1)
-          logged = dict(metrics, step_s=seconds / timed,
-                        tokens_per_s=self.positions_per_step * timed / seconds,
+          mean_step_s = interval["seconds"] / interval["timed"] if interval["timed"] else step_s
+          logged = dict(metrics, step_s=mean_step_s,
+                        tokens_per_s=self.positions_per_step / mean_step_s,
                         data_wait_s=interval["data_s"] / interval["steps"])
           logged.pop("finite")
           writer.scalars(step, logged, prefix="train/")
           writer.progress(interval["steps"], loss=metrics["loss/total"],
-                          tokens_per_s=logged["tokens_per_s"], step_s=logged["step_s"])
+                          tokens_per_s=logged["tokens_per_s"], step_s=mean_step_s)
           self.history.append(dict(logged, step=step))
-          interval = {"steps": 0, "seconds": 0.0, "data_s": 0.0, "loss": 0.0}
+          interval = fresh_interval()
         if tc.eval_every and (step % tc.eval_every == 0 or step == total):
           results = self.evaluate()
           writer.scalars(step, results, prefix="eval/")
