@@ -38,9 +38,9 @@ and the combine is per token in a fixed order. So a token's output is
 bit-identical whatever else is in the batch, and bit-identical to the
 every-expert reference. impl="xla" matches that reference to float tolerance.
 
-Expert parallelism: `expert_ffn` needs only the blocks and weights of the
-experts it is given, so a sharded layer can run it per shard on the blocks of
-its local experts (after exchanging the buffer's blocks between shards).
+Expert parallelism: under a multi-device mesh `interaction.expert_parallel`
+runs the same dispatch per expert group, each device only the blocks of its
+own experts.
 """
 
 from typing import NamedTuple
@@ -51,8 +51,10 @@ from flax import nnx
 
 import pallas_kernels as pk
 from interaction import config as config_lib
+from interaction import expert_parallel
 from interaction import layers
 from interaction import params
+from interaction import partitioning
 from interaction import sharded_kernels
 
 
@@ -167,6 +169,10 @@ class MoEFFN(nnx.Module):
   def __call__(self, x: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
     x_nd = x.reshape(-1, x.shape[-1])
     chosen_nk, weights_nk, aux = self.route(x_nd)
+    if partitioning.current_mesh() is not None:  # experts sharded: see expert_parallel.
+      return expert_parallel.expert_ffn(x, chosen_nk, weights_nk, self.up[...], self.down[...],
+                                        self.cfg.n_experts, self.cfg.blocks.matmul_m,
+                                        self.cfg.kernel_args), aux
     block_rows = self.cfg.blocks.matmul_m
     plan = dispatch(chosen_nk, self.cfg.n_experts, block_rows)
     n_rows = plan.block_expert_b.shape[0] * block_rows
