@@ -13,6 +13,7 @@ import shutil
 import tempfile
 
 from absl.testing import absltest
+from flax import nnx
 import jax
 import numpy as np
 
@@ -180,7 +181,6 @@ class FaultsTest(absltest.TestCase):
     workdir = self._copy("inference")
     config, model = training.restore_for_inference(workdir)
     self.assertEqual(config.model.d_model, self.config.model.d_model)
-    from flax import nnx  # pylint: disable=g-import-not-at-top
     self._assert_params(nnx.to_pure_dict(nnx.state(model)), self.params_at[4])
     # A checkpoint from another config: a clear error, not a shape mismatch deep in orbax.
     other = json.load(open(os.path.join(workdir, "config.json")))
@@ -189,6 +189,13 @@ class FaultsTest(absltest.TestCase):
       json.dump(other, f)
     with self.assertRaisesRegex(ValueError, "another model/stream config"):
       training.restore_for_inference(workdir)
+
+  def test_restore_for_inference_skips_a_corrupt_latest(self):
+    workdir = self._copy("inference_corrupt")
+    _truncate_items(os.path.join(workdir, "checkpoints", "4"), "params")
+    with self.assertLogs(level="WARNING"):
+      _, model = training.restore_for_inference(workdir)
+    self._assert_params(nnx.to_pure_dict(nnx.state(model)), self.params_at[2])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """A trained model for inference: the latest checkpoint's parameters in the run's own config."""
 
 import json
+import logging
 import os
 
 from flax import nnx
@@ -26,13 +27,16 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
 def restore_for_inference(workdir: str, *, step: int | None = None,
                           device: jax.Device | None = None
                           ) -> tuple[ml_collections.ConfigDict, model_lib.InteractionModel]:
-  """(config, model): checkpoint `step` (default latest) of `workdir` in the saved config's model.
+  """(config, model): checkpoint `step` of `workdir` in the saved config's model.
 
-  The parameters are float32, unsharded, on `device` (default the first one).
+  By default the latest checkpoint that restores (a corrupt latest one is
+  skipped with a warning, as in training). The parameters are float32,
+  unsharded, on `device` (default the first one).
 
   Raises:
     FileNotFoundError: no config or no checkpoint in `workdir`.
     ValueError: the checkpoint was made with another model/stream config.
+    NoUsableCheckpointError: no checkpoint restores.
   """
   config = load_config(workdir)
   layout = stream.TickLayout.from_config(config.stream)
@@ -46,14 +50,24 @@ def restore_for_inference(workdir: str, *, step: int | None = None,
                         nnx.to_pure_dict(abstract_state))
   checkpoints = checkpoints_lib.Checkpoints(os.path.join(workdir, trainer_lib.CHECKPOINT_DIR))
   try:
-    chosen = checkpoints.manager.latest_step() if step is None else step
-    if chosen is None:
+    steps = checkpoints.steps() if step is None else [step]
+    if not steps:
       raise FileNotFoundError(f"no checkpoint in {checkpoints.directory}")
-    meta = checkpoints.read_meta(chosen)
-    if meta is None:
-      raise ValueError(f"checkpoint {chosen} in {checkpoints.directory} has no readable meta")
-    trainer_lib.check_fingerprint(meta, config, checkpoints.directory)
-    params, _ = checkpoints.restore_params(target, chosen)
+    for chosen in reversed(steps):
+      meta = checkpoints.read_meta(chosen)
+      if meta is not None:
+        trainer_lib.check_fingerprint(meta, config, checkpoints.directory)
+      try:
+        params, _ = checkpoints.restore_params(target, chosen)
+        break
+      except Exception as error:  # pylint: disable=broad-except  (same policy as training)
+        if step is not None:
+          raise
+        logging.warning("checkpoint at step %d in %s is corrupt or partial and was skipped "
+                        "(%s: %s)", chosen, checkpoints.directory, type(error).__name__, error)
+    else:
+      raise checkpoints_lib.NoUsableCheckpointError(
+          f"none of the checkpoints {steps} in {checkpoints.directory} could be restored")
   finally:
     checkpoints.close()
   return config, nnx.merge(graphdef, params)

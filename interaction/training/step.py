@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-COUNTERS = ("step", "rng", "consecutive_nonfinite", "rejected")  # The state's non-array-tree part.
+COUNTERS = ("step", "rng", "consecutive_nonfinite", "rejected")  # The state's small entries.
 
 
 def init_state(params: dict, tx: optax.GradientTransformation, seed: int) -> dict:
