@@ -50,7 +50,10 @@ def _every_expert_reference(layer, x_nd):
   return y_nd
 
 
-_MOE_AND_REFERENCE = nnx.jit(lambda layer, x: (layer(x)[0], _every_expert_reference(layer, x)))
+# Shared jitted MoE functions: layers with equal configs and inputs share a compile.
+_ROUTE_AND_APPLY = nnx.jit(lambda layer, x: (layer.route(x)[:2], layer(x)[0]))
+_REFERENCE = nnx.jit(_every_expert_reference)
+N_TOKENS = 40  # ~20 rows per expert: groups span several 16-row blocks.
 
 
 def _routings(n):
@@ -89,11 +92,10 @@ class DecoderTest(parameterized.TestCase):
   @parameterized.parameters(128, 16)
   def test_moe_routing_is_per_token_and_batch_invariant(self, block_rows):
     layer = _build(moe.MoEFFN, _cfg("pallas", 4, block_rows))
-    x_nd = _x(1, 24)[0]
-    run = nnx.jit(lambda layer, x: (layer.route(x)[:2], layer(x)[0]))
-    (chosen, weights), y = run(layer, x_nd)
+    x_nd = _x(1, N_TOKENS)[0]
+    (chosen, weights), y = _ROUTE_AND_APPLY(layer, x_nd)
     for m in (1, 17):
-      (chosen_m, weights_m), y_m = run(layer, x_nd[:m])
+      (chosen_m, weights_m), y_m = _ROUTE_AND_APPLY(layer, x_nd[:m])
       np.testing.assert_array_equal(chosen_m, chosen[:m])
       np.testing.assert_array_equal(weights_m, weights[:m])
       np.testing.assert_array_equal(y_m, y[:m])
@@ -115,10 +117,12 @@ class DecoderTest(parameterized.TestCase):
       if i == 1:  # the bound is reached: the tight routing fills the last block.
         self.assertEqual(rows.max() // block_rows, len(blocks) - 1)
 
-  @parameterized.product(impl=("xla", "pallas"), block_rows=(16, 128))
+  # (xla, 128) follows: pallas equals the reference, test_shapes_and_impls_agree xla ≈ pallas.
+  @parameterized.parameters(("xla", 16), ("pallas", 16), ("pallas", 128))
   def test_grouped_dispatch_equals_every_expert_reference(self, impl, block_rows):
     layer = _build(moe.MoEFFN, _cfg(impl, 4, block_rows))
-    y, reference = _MOE_AND_REFERENCE(layer, _x(1, 40)[0])
+    x_nd = _x(1, N_TOKENS)[0]
+    y, reference = _ROUTE_AND_APPLY(layer, x_nd)[1], _REFERENCE(layer, x_nd)
     if impl == "pallas":  # row-invariant kernels: the same bits wherever a row sits.
       np.testing.assert_array_equal(y, reference)
     else:
@@ -126,7 +130,7 @@ class DecoderTest(parameterized.TestCase):
 
   def test_grouped_dispatch_gradients_match_every_expert_reference(self):
     layer = _build(moe.MoEFFN, _cfg("xla", 4, 16))
-    x_nd = _x(1, 40)[0]
+    x_nd = _x(1, N_TOKENS)[0]
     grads = nnx.jit(lambda layer, x, f: nnx.grad(lambda l, x: jnp.sum(f(l, x) ** 2),
                                                   argnums=(0, 1))(layer, x), static_argnums=2)
     (layer_g, x_g) = grads(layer, x_nd, lambda l, x: l(x)[0])

@@ -8,6 +8,7 @@ import sys
 
 from absl.testing import absltest
 from flax import nnx
+import jax
 
 import interaction
 from data_pipelines.stream import TickLayout
@@ -34,8 +35,10 @@ class SummaryTest(absltest.TestCase):
     config = interaction_configs.get_config("tiny")
     layout = TickLayout.from_config(config.stream)
     cfg = config_lib.ModelConfig.from_config(config.model)
+    # Only shapes matter here; rbg keys compile their random draws faster than threefry.
     with nnx.use_eager_sharding(False):
-      model = model_lib.InteractionModel(layout, cfg, rngs=nnx.Rngs(0))
+      model = model_lib.InteractionModel(layout, cfg,
+                                         rngs=nnx.Rngs(jax.random.key(0, impl="rbg")))
     result = summary.summarize(layout, cfg)
     self.assertEqual(result["total"], params.count(model))
     self.assertEqual(result["active"], result["total"])
