@@ -171,7 +171,7 @@ class EpisodeEmbedder(nnx.Module):
     tokens_btk = jnp.asarray(ticks["tokens"])
     checks.check_range("tokens", tokens_btk, 0, text_lib.VOCAB_SIZE)
     present_btk = jnp.asarray(ticks["present"])[..., None]
-    token_btkd = self.tokens[...][tokens_btk]
+    token_btkd = sharded_kernels.gathered(self.tokens)[tokens_btk]
 
     def content(kind: Slot) -> jax.Array:  # [B, T, count(kind), d]
       span = layout.span(kind)
@@ -207,5 +207,5 @@ class EpisodeEmbedder(nnx.Module):
 
   def add_position(self, content: jax.Array, kinds_k: jax.Array, tick: jax.Array) -> jax.Array:
     """`content [B, T, K, d] + slot_types[kinds_k] + tick_table[tick [B, T]]`, in that order."""
-    x = content + self.slot_types[...][kinds_k]
+    x = content + sharded_kernels.gathered(self.slot_types)[kinds_k]
     return x + tick_table(self.cfg.max_ticks, self.cfg.d_model)[tick][..., None, :]

@@ -17,6 +17,7 @@ from flax import nnx
 import pallas_kernels as pk
 from interaction import config as config_lib
 from interaction import layers
+from interaction import sharded_kernels
 
 MAX_EULER_STEPS = 32
 
@@ -34,8 +35,9 @@ class AdaLNBlock(nnx.Module):
   def __call__(self, x_nf: jax.Array, c_nf: jax.Array) -> jax.Array:
     kargs = self.cfg.kernel_args
     shift, scale, gate = jnp.split(self.ada(c_nf), 3, axis=-1)
-    h_nf = pk.rms_norm(x_nf, jnp.ones(x_nf.shape[-1:], x_nf.dtype), **kargs)
-    h_nf = self.down(pk.silu(self.up(h_nf * (1.0 + scale) + shift), **kargs))
+    h_nf = sharded_kernels.rms_norm(x_nf, jnp.ones(x_nf.shape[-1:], x_nf.dtype), kargs)
+    h_nf = self.down(sharded_kernels.rowwise(pk.silu, self.up(h_nf * (1.0 + scale) + shift),
+                                             kargs, "mlp"))
     return x_nf + gate * h_nf
 
 
@@ -55,8 +57,8 @@ class FlowHead(nnx.Module):
 
   def velocity(self, x_no: jax.Array, t_n: jax.Array, cond_nc: jax.Array) -> jax.Array:
     kargs = self.cfg.kernel_args
-    t_emb = pk.silu(self.time(t_n[:, None].astype(jnp.float32)), **kargs)
-    c_nf = pk.silu(self.cond(cond_nc) + t_emb, **kargs)
+    t_emb = sharded_kernels.rowwise(pk.silu, self.time(t_n[:, None].astype(jnp.float32)), kargs)
+    c_nf = sharded_kernels.rowwise(pk.silu, self.cond(cond_nc) + t_emb, kargs)
     h_nf = self.inp(x_no)
     for block in self.blocks:
       h_nf = block(h_nf, c_nf)

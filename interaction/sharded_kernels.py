@@ -59,6 +59,22 @@ def _constrain(x: jax.Array, dims: Dims) -> jax.Array:
   return jax.lax.with_sharding_constraint(x, part.pspec(dims))
 
 
+def gathered(param) -> jax.Array:
+  """An `nnx.Param`'s value gathered over the data-like axes (FSDP: gathered per use).
+
+  For parameters used outside `matmul` (embedding tables): dims sharded over
+  model axes (e.g. the vocabulary over tensor) stay sharded.
+  """
+  context = _context()
+  value = param[...]
+  names = param.get_metadata().get("out_sharding")
+  if context is None or not names:
+    return value
+  mesh, rules = context
+  dims = _without(part.spec(tuple(names), rules, mesh), part.mesh_axes(part.BATCH, rules, mesh))
+  return _constrain(value, dims)
+
+
 def linear_dims(x_shape: tuple[int, ...], w_names: tuple[str | None, str | None], mesh,
                 rules) -> tuple[Dims, Dims, Dims, Dims, tuple[str, ...]]:
   """Mesh axes of a `x [..., K] @ w [K, N]` under the rules.

@@ -1,4 +1,4 @@
-"""Sharded losses and gradients (dp, fsdp, tp+sp, ep, a combination; xla and pallas) match one device."""
+"""Sharded losses and gradients (dp, fsdp, tp+sp, ep, combinations; xla and pallas) match one device."""
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
@@ -8,6 +8,7 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 
 from data_pipelines.stream import TickLayout
 from interaction import config as config_lib
@@ -63,6 +64,7 @@ def _hidden(model, batch):
 
 
 _hidden_jit = jax.jit(_hidden)
+_forward = jax.jit(lambda model, batch, key: model(batch, key))
 
 
 class ShardedMatchesSingleDeviceTest(parameterized.TestCase):
@@ -123,6 +125,17 @@ class ShardedMatchesSingleDeviceTest(parameterized.TestCase):
     self.assertTrue(h_bld.sharding.is_equivalent_to(expected, 3), msg=str(h_bld.sharding))
     self.assertEqual(h_bld.addressable_shards[0].data.shape,
                      (BATCH // 2, N_TICKS * LAYOUT.tick_len // 4, 32))
+
+  def test_pallas_data_like_sharding_gives_the_single_device_bits(self):
+    # Batch-invariant kernels, FSDP gathers and expert parallelism's exact psum:
+    # a token's log-prob does not depend on which device computed it.
+    mesh = make_mesh(dict(data=2, fsdp=2, expert=2))
+    model, batch = self._shard(self._model("pallas", 4), mesh)
+    with sharding.use(mesh, RULES):
+      _, logprobs = _forward(model, batch, self.key)
+    _, expected = _forward(self._model("pallas", 4), self.batch, self.key)
+    self.assertTrue(jnp.any(expected != 0))
+    np.testing.assert_array_equal(logprobs, expected)
 
   def test_no_rules_under_a_mesh_is_an_error(self):
     mesh = make_mesh(dict(data=8))
