@@ -2,6 +2,8 @@
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
+import functools
+
 from absl.testing import absltest
 from absl.testing import parameterized
 from flax import nnx
@@ -67,15 +69,21 @@ class ForwardTest(parameterized.TestCase):
     model = _model(impl, n_experts)
     optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
     batch = {k: v[:1] for k, v in self.batch.items()}
+    graphdef, state = nnx.split((model, optimizer))
 
-    @nnx.jit
-    def step(model, optimizer, key):
-      (total, losses), grads = nnx.value_and_grad(
+    # This test checks learning, not bits: LLVM -O0 compiles the step ~40% faster.
+    @functools.partial(jax.jit, compiler_options={"xla_backend_optimization_level": 0})
+    def step(state, key):
+      model, optimizer = nnx.merge(graphdef, state)
+      (_, losses), grads = nnx.value_and_grad(
           lambda m: (lambda l: (l["total"], l))(m(batch, key)[0]), has_aux=True)(model)
       optimizer.update(model, grads)
-      return losses
+      return nnx.state((model, optimizer)), losses
 
-    history = [step(model, optimizer, jax.random.key(0)) for _ in range(25)]
+    history = []
+    for _ in range(25):
+      state, losses = step(state, jax.random.key(0))
+      history.append(losses)
     for name in ("text", "flow"):
       first, last = float(history[0][name]), float(history[-1][name])
       self.assertLess(last, 0.5 * first, msg=f"{name}: {first} -> {last}")
