@@ -10,20 +10,29 @@ section) with one logical-axis rules table (`mesh.rules`, default
   tensor    heads, FFN width and vocabulary over `tensor` (Megatron).
   sequence  outside the tensor-parallel region the residual stream is also
             sharded along the sequence over `tensor` (Megatron SP), and over
-            `sequence` everywhere (attention gathers keys and values).
-  expert    experts over `expert`; the batch is sharded over it elsewhere.
+            `sequence` everywhere (context parallelism: attention gathers keys
+            and values, each query shard offset to its absolute positions).
+  expert    experts over `expert` (`interaction.expert_parallel`); the batch
+            is sharded over it elsewhere.
 
 Typical use (the trainer jits its step with explicit shardings under `use`):
 
   mesh = sharding.make_mesh(config)
   rules = sharding.logical_rules(config)
   model = sharding.create_model(layout, model_cfg, mesh, rules, seed=config.seed)
-  sharding.check_sharded(model, mesh)
+  sharding.check_sharded(model, mesh, rules=rules)
   with sharding.use(mesh, rules):
-    losses = jax.jit(step, in_shardings=..., out_shardings=...)(...)
+    step = jax.jit(step_fn, in_shardings=..., out_shardings=...)
+    state = step(state, jax.device_put(batch, sharding.batch_sharding(mesh, rules)))
 
-`jax.jit` + `jax.set_mesh` only (no pjit, no `with mesh:`). Pallas kernels
-(impl="pallas") run inside `jax.shard_map` (see `interaction.sharded_kernels`).
+`jax.jit` + `jax.set_mesh` only (no pjit, no `with mesh:`). The layers read the
+mesh and the rules at trace time (`interaction.sharded_kernels`): activation
+constraints, FSDP gathers, and every Pallas kernel (impl="pallas") inside
+`jax.shard_map`. Trace a function under the same `use(mesh, rules)` it runs
+under: jit's cache key includes the mesh but not flax's rules context.
+Numerics: sharded losses and gradients equal the single-device ones to float
+tolerance; under impl="pallas" with only data-like axes (data, fsdp, expert)
+the per-token outputs are bit-identical to one device.
 """
 
 import contextlib
