@@ -153,8 +153,11 @@ def create_model(layout: TickLayout, model_cfg: config_lib.ModelConfig,
 
   Initialization runs in one jitted function whose outputs have the shardings
   of the rules table, so no device ever holds a whole unsharded model. The
-  values are those of an unsharded `InteractionModel(layout, model_cfg,
-  rngs=nnx.Rngs(seed))`, bit for bit (partitionable threefry).
+  values are the same bits on every mesh (partitionable threefry; tested on a
+  one- and an eight-device mesh), those of a jitted unsharded
+  `InteractionModel(layout, model_cfg, rngs=nnx.Rngs(seed))`. An eager
+  (unjitted) build can differ in the last ulp: the normal initializer's
+  erfinv rounds differently there.
   """
   rules = partitioning.validate_rules(rules)
 
