@@ -36,7 +36,6 @@ DEFAULT_RULES = (
     ("activation_batch", ("data", "fsdp", "expert")),
     ("activation_length", ("sequence", "tensor")),
     ("activation_attn_length", "sequence"),
-    ("activation_embed", None),
     ("activation_heads", "tensor"),
 )
 

@@ -23,7 +23,6 @@ MESH_AXES = ("data", "fsdp", "expert", "sequence", "tensor")
 BATCH = "activation_batch"  # the leading batch axis of every activation and input.
 LENGTH = "activation_length"  # sequence outside the tensor-parallel region (SP).
 ATTN_LENGTH = "activation_attn_length"  # sequence inside attention (context parallel).
-EMBED = "activation_embed"  # d_model of the residual stream.
 HEADS = "activation_heads"  # query and key/value heads alike (GQA groups stay together).
 
 Rules = tuple[tuple[str, str | tuple[str, ...] | None], ...]
@@ -135,17 +134,6 @@ def constrain(x: jax.Array, names: tuple[str | None, ...]) -> jax.Array:
     raise ValueError(f"{len(names)} logical axis names {names} for an array of shape {x.shape}")
   dims = fit(spec(names, current_rules(), mesh), x.shape, mesh)
   return jax.lax.with_sharding_constraint(x, pspec(dims))
-
-
-def activation_names(rank: int, last: str | None) -> tuple[str | None, ...]:
-  """Logical names for an activation `[batch, (length,) ..., last]` of `rank` dims.
-
-  Dim 0 is the batch; for rank >= 3, dim 1 is the sequence; others are unnamed.
-  """
-  if rank == 1:
-    return (last,)
-  middle = (LENGTH,) + (None,) * (rank - 3) if rank >= 3 else ()
-  return (BATCH,) + middle + (last,)
 
 
 def rules_context(rules: Rules):

@@ -1,4 +1,4 @@
-"""`pallas_kernels` calls whose shardings follow the rules table: matmul, RMSNorm, row-wise ops, attention.
+"""`pallas_kernels` calls sharded by the rules table: matmul, RMSNorm, row-wise ops, attention.
 
 Without a multi-device mesh (see `partitioning.current_mesh`) each function is
 the plain `pk` call. Under a mesh, activations get sharding constraints from
@@ -28,7 +28,6 @@ tolerance, not bitwise).
 import functools
 
 import jax
-import jax.numpy as jnp
 
 import pallas_kernels as pk
 from interaction import partitioning as part

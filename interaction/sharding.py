@@ -1,4 +1,4 @@
-"""Mesh, rules table and sharded model creation for data, FSDP, tensor, expert and sequence parallelism.
+"""Mesh, rules table and sharded model creation: data, FSDP, tensor, expert, sequence parallelism.
 
 Every parallelism strategy is a choice of mesh axis sizes (the config's `mesh`
 section) with one logical-axis rules table (`mesh.rules`, default

@@ -1,4 +1,4 @@
-"""Sharded losses and gradients (dp, fsdp, tp+sp, ep, fsdp+cp+tp+sp on MoE; impl=xla) match one device."""
+"""Sharded losses and grads (dp, fsdp, tp+sp, ep, fsdp+cp+tp+sp on MoE; xla) match one device."""
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 

@@ -1,4 +1,4 @@
-"""Mesh from config, the rules table, sharded model creation, the replication check, batch sharding."""
+"""Mesh from config, the rules table, sharded model creation, replication check, batch sharding."""
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
