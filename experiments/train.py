@@ -25,7 +25,14 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO.
-  training.train(_CONFIG.value, _WORKDIR.value)
+  trainer = training.Trainer(_CONFIG.value, _WORKDIR.value)
+  try:
+    start = trainer.current_step
+    print(f"resumed at step {start}" if start else "starting at step 0", f"in {_WORKDIR.value} on "
+          f"mesh {dict(trainer.mesh.shape)}", flush=True)
+    trainer.run()
+  finally:
+    trainer.close()
 
 
 if __name__ == "__main__":
