@@ -4,8 +4,10 @@ Real families need 60-75 ticks; the training tests use `train_count` (the user
 asks for a count, the assistant answers) over 20 ticks, through the real
 pipeline (espeak speech, grain batching and iterator state), so a step costs
 little. `python -m tests.train_testing --workdir=D --steps=N --impl=pallas`
-is the driver the SIGKILL test runs as a subprocess: it trains and prints
-"step <s>" after every step, then writes the final params to D/final_params.npz.
+is the driver the SIGKILL test runs as a subprocess: it prints "start <s>", then
+"step <s> committed <c>" after every step (c: the newest checkpoint completely
+on disk; saves are asynchronous), then writes the final params to
+D/final_params.npz.
 """
 
 import ml_collections
@@ -84,7 +86,8 @@ def main():
     trainer.step(next(trainer.train_iter))
     if trainer.current_step % trainer.train_cfg.checkpoint_every == 0:
       trainer.save()
-    print(f"step {trainer.current_step}", flush=True)
+    committed = max(trainer.checkpoints.manager.all_steps(read=True), default=0)
+    print(f"step {trainer.current_step} committed {committed}", flush=True)
   trainer.close()
   np.savez(os.path.join(args.workdir, "final_params.npz"), **flat_params(trainer.params()))
 
