@@ -1,7 +1,6 @@
 """A trained model for inference: the latest checkpoint's parameters in the run's own config."""
 
 import json
-import logging
 import os
 
 from flax import nnx
@@ -50,24 +49,9 @@ def restore_for_inference(workdir: str, *, step: int | None = None,
                         nnx.to_pure_dict(abstract_state))
   checkpoints = checkpoints_lib.Checkpoints(os.path.join(workdir, trainer_lib.CHECKPOINT_DIR))
   try:
-    steps = checkpoints.steps() if step is None else [step]
-    if not steps:
-      raise FileNotFoundError(f"no checkpoint in {checkpoints.directory}")
-    for chosen in reversed(steps):
-      meta = checkpoints.read_meta(chosen)
-      if meta is not None:
-        trainer_lib.check_fingerprint(meta, config, checkpoints.directory)
-      try:
-        params, _ = checkpoints.restore_params(target, chosen)
-        break
-      except Exception as error:  # pylint: disable=broad-except  (same policy as training)
-        if step is not None:
-          raise
-        logging.warning("checkpoint at step %d in %s is corrupt or partial and was skipped "
-                        "(%s: %s)", chosen, checkpoints.directory, type(error).__name__, error)
-    else:
-      raise checkpoints_lib.NoUsableCheckpointError(
-          f"none of the checkpoints {steps} in {checkpoints.directory} could be restored")
+    _, params = checkpoints.restore_params(
+        target, lambda meta: trainer_lib.check_fingerprint(meta, config, checkpoints.directory),
+        step)
   finally:
     checkpoints.close()
   return config, nnx.merge(graphdef, params)
