@@ -13,7 +13,6 @@ when argmax and target agree on "<silence>" vs "not <silence>". Reported:
 """
 
 from flax import nnx
-import jax
 import jax.numpy as jnp
 import numpy as np
 

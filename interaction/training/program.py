@@ -54,7 +54,8 @@ class TrainProgram:
 
 
 def optimizer_shardings(tx, params, param_shardings, replicated):
-  """Shardings of `tx.init(params)`: parameter-shaped leaves like their parameter, others replicated."""
+  """Shardings of `tx.init(params)`: parameter-shaped leaves like their parameter, the rest
+  replicated."""
   return optax.tree_utils.tree_map_params(
       tx, lambda _, sharding: sharding, jax.eval_shape(tx.init, params), param_shardings,
       transform_non_params=lambda _: replicated,

@@ -171,7 +171,7 @@ class Trainer:
     return evaluation.summarize(jax.device_get(sums))
 
   def save(self) -> None:
-    """Checkpoints the state and data position at the current step (asynchronously if configured)."""
+    """Checkpoints the state and data position at the current step (async if configured)."""
     if self.current_step in self.checkpoints.steps():
       return
     self.checkpoints.save(self.state, self.train_iter,
