@@ -7,7 +7,9 @@ A checkpoint at step s holds five items:
   counters            step, rng key data and the non-finite counters
   meta                JSON: step and the model/stream config it was made with
   data_iter           the grain iterator state (one file per process)
-Saving is asynchronous when asked (training continues while orbax writes);
+Saving is asynchronous when asked (training continues while orbax writes the
+arrays; grain's handler is synchronous, so orbax writes the iterator position
+inside `save`, before the next batch is drawn);
 orbax writes each step to a temporary directory and renames it when complete,
 so a save cut short by a crash is never listed as a step.
 """
