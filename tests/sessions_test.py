@@ -140,6 +140,36 @@ class PallasSessionsTest(absltest.TestCase):
     self.assertFalse(np.array_equal(other.logprobs, self.alone.logprobs))
 
 
+class OtherModelsTest(absltest.TestCase):
+  """trainer = sampler for an MoE model on a layout without video or background slots."""
+
+  def test_moe_without_video_matches_trainer_bit_for_bit(self):
+    layout = stream.TickLayout(frames_per_audio_token=4, video_height=0, video_width=0,
+                               text_in_tokens=1, bg_in_tokens=0, text_out_tokens=2)
+    cfg = config_lib.ModelConfig(d_model=32, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=8,
+                                 d_ff=32, n_experts=4, top_k=2, hmlp_dims=(8, 16), flow_dim=32,
+                                 flow_layers=1, impl="pallas", max_ticks=16)
+    with nnx.use_eager_sharding(False):
+      model = model_lib.InteractionModel(layout, cfg, rngs=nnx.Rngs(1))
+    engine = sessions.SessionEngine(model, max_sessions=3, max_ticks=6, flow_steps=3)
+    long = engine.open(sampler_lib.SamplerConfig(seed=1, temperature=1.0, top_k=3))
+    short = engine.open(sampler_lib.SamplerConfig(seed=2, temperature=0.5))
+    rng = np.random.default_rng(0)
+    codes = lambda: rng.integers(0, 16, (layout.frames_per_tick, 80), dtype=np.int32)
+    records = []
+    for t in range(5):
+      requests = {long: stream.TickInputs(user_audio=codes())}
+      if t < 3:
+        requests[short] = stream.TickInputs(user_audio=codes(), text_in=(70,))
+      engine.step(requests)
+      if t == 2:
+        records.append(engine.close(short))
+    records.append(engine.close(long))
+    for record, trainer in zip(records, replay.trainer_logprobs(model, records)):
+      np.testing.assert_array_equal(trainer, record.logprobs,
+                                    err_msg=f"session {record.session_id}")
+
+
 class XlaSessionsTest(absltest.TestCase):
   """impl="xla" is not batch invariant: the same comparisons, mismatches reported."""
 
