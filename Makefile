@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.microturn-installed
 WORKDIR ?= runs/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEMO_TEXT ?= Hello there. Tell me when ten seconds have passed, please.
+DEMO_STEPS ?= 120
 
 # First interpreter that really is CPython 3.12 (a pyenv shim for a version
 # that is not selected fails this check, so we also look in pyenv's folders).
@@ -26,7 +26,7 @@ BAZEL_TARGETS := //tests:packages_test //tests:configs_test //tests:stream_test
 
 demo: $(STAMP)
 	$(PY) -m experiments.demo --config=experiments/configs/interaction.py:tiny \
-	  --workdir=$(WORKDIR) --text="$(DEMO_TEXT)"
+	  --workdir=$(WORKDIR) --steps=$(DEMO_STEPS)
 
 test: pytest bazel-test
 

@@ -1,55 +1,65 @@
-r"""The main job for now: a spoken prompt carried through the micro-turn stream.
+r"""The main job: train the tiny config on the data suite, then evaluate it against the harness.
 
   python -m experiments.demo --config=experiments/configs/interaction.py:tiny \
-      --workdir=runs/demo --text="Count down from five."
+      --workdir=runs/demo --steps=120
 
-Synthesizes the prompt with espeak-ng, computes log-mel and dMel codes, packs
-the episode with the config's TickLayout, prints the layout and one line per
-tick, and writes to --workdir: stream.png (waveform, words, mel, codes, tick
-grid), stream_griffin_lim.wav (what the model hears) and episode.npz (the
-packed arrays, one row per tick).
+1. Trains `--steps` steps into --workdir with `interaction.training` (resuming
+   from the workdir's checkpoints, so a second run goes straight to step 2).
+2. Plays `--episodes_per_family` heldout episodes of every scenario family
+   tick by tick through `interaction.SessionEngine`, once as the micro-turn
+   model ("ours") and once behind the turn-based Silero-VAD harness (one
+   response per detected turn end, `eval.baseline`), and scores both.
+3. Prints the table and where the timeline plots and the JSON of every number are.
+
+`run(config, workdir, steps, ...)` does the same from a notebook. Shown with
+`python -m data_pipelines.show --text=...` instead: how any sentence looks in the stream.
 """
-
-import os
 
 from absl import app
 from absl import flags
-import numpy as np
 from ml_collections import config_flags
 
-from data_pipelines import stream
-from data_pipelines import stream_view
+from eval import suite as suite_lib
+from interaction import training
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, e.g. experiments/configs/interaction.py:tiny.",
     lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the outputs.")
-_TEXT = flags.DEFINE_string("text", "Hello there. Tell me when ten seconds have passed, please.",
-                            "What the user says.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and the report.")
+_STEPS = flags.DEFINE_integer("steps", 120, "Training steps (the tiny config: ~4 s each on 2 CPU "
+                              "cores).")
+_EPISODES = flags.DEFINE_integer("episodes_per_family", 4, "Heldout episodes per family.")
+_SUITE = flags.DEFINE_string("suite", "all", "'all', a family, or a comma-separated list.")
+
+MODES = ("ours", "baseline_response")
 
 
-def run(config, workdir: str, text: str) -> dict[str, str]:
-  """Runs the demo; returns the paths it wrote by name."""
-  layout = stream.TickLayout.from_config(config.stream)
-  print(f"[1/3] layout ({config.variant}):\n{layout.describe()}", flush=True)
-  view = stream_view.build_stream(text, layout, **config.speech)
-  print(f"[2/3] {view.speech.duration_s:.2f} s of speech, {len(view.speech.words)} words -> "
-        f"{view.n_ticks} ticks = {view.n_ticks * layout.tick_len} positions\n{stream_view.tick_table(view)}",
-        flush=True)
-  os.makedirs(workdir, exist_ok=True)
-  png, wav = stream_view.write_outputs(view, os.path.join(workdir, "stream"))
-  episode = os.path.join(workdir, "episode.npz")
-  np.savez_compressed(episode, **{k: getattr(view.episode, k) for k in
-                                  ("tokens", "present", "user_audio", "self_audio", "video",
-                                   "audio_out")})
-  print(f"[3/3] wrote {png}, {wav}, {episode}", flush=True)
-  return {"png": png, "wav": wav, "episode": episode}
+def run(config, workdir: str, steps: int, *, episodes_per_family: int = 4,
+        suite: str = "all") -> dict:
+  """Trains to `steps`, evaluates ours vs the harness; returns the suite's written paths and table."""
+  if steps < 1:
+    raise ValueError(f"steps must be >= 1, got {steps}")
+  suite_lib.suite_families(suite)  # An unknown suite fails before training.
+  config = config.copy_and_resolve_references()
+  config.train.steps = steps
+  print(f"[1/2] training {config.variant} for {steps} steps in {workdir}", flush=True)
+  training.train(config, workdir)
+  print(f"[2/2] evaluating {episodes_per_family} heldout episodes per family: ours vs the "
+        "VAD harness", flush=True)
+  written = suite_lib.run_suite(suite_lib.SuiteOptions(
+      checkpoint=workdir, config=config, suite=suite, episodes_per_family=episodes_per_family,
+      out=f"{workdir}/eval", modes=MODES, max_sessions=28))
+  print(written["text"])
+  print(f"wrote {written['table']}, {written['json']} and {len(written['plots'])} timeline plots "
+        f"(expected vs actual speech per tick) in {workdir}/eval", flush=True)
+  return written
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  run(_CONFIG.value, _WORKDIR.value, _TEXT.value)
+  run(_CONFIG.value, _WORKDIR.value, _STEPS.value, episodes_per_family=_EPISODES.value,
+      suite=_SUITE.value)
 
 
 if __name__ == "__main__":

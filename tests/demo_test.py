@@ -1,14 +1,14 @@
-"""The stream view, the `data_pipelines.show` CLI and the demo launcher, end to end."""
+"""The stream view, the `data_pipelines.show` CLI, and the demo: train then evaluate, end to end."""
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
+import json
 import os
 import subprocess
 import sys
 
 from absl.testing import absltest
 import numpy as np
-import soundfile
 
 from data_pipelines import audio
 from data_pipelines import stream
@@ -41,29 +41,29 @@ class StreamViewTest(absltest.TestCase):
 
 class DemoTest(absltest.TestCase):
 
-  def test_demo_writes_its_outputs(self):
-    workdir = self.create_tempdir().full_path
-    paths = demo.run(interaction.get_config("tiny"), workdir, "Stop in five seconds.")
-    with open(paths["png"], "rb") as f:
-      self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
-    wave, rate = soundfile.read(paths["wav"])
-    self.assertEqual(rate, 16000)
-    self.assertGreater(np.abs(wave).max(), 0.1)
-    episode = np.load(paths["episode"])
-    layout = stream.TickLayout.from_config(interaction.get_config("tiny").stream)
-    self.assertEqual(episode["tokens"].shape[1], layout.tick_len)
-    self.assertEqual(len(wave), episode["tokens"].shape[0] * layout.samples_per_tick)
-
-  def test_launcher_flags(self):
+  def test_demo_trains_then_evaluates_ours_and_the_harness(self):
+    # A subprocess: the launcher's flags, on one CPU device like `make demo`.
     workdir = self.create_tempdir().full_path
     result = subprocess.run(
         [sys.executable, "-m", "experiments.demo",
-         "--config=experiments/configs/interaction.py:tiny", "--config.stream.text_out_tokens=7",
-         f"--workdir={workdir}", "--text=Hi."],
-        cwd=_REPO, capture_output=True, text=True, timeout=120, check=False)
-    self.assertEqual(result.returncode, 0, msg=result.stderr[-2000:])
-    self.assertIn("text_out   x7", result.stdout)
-    self.assertTrue(os.path.exists(os.path.join(workdir, "stream.png")))
+         "--config=experiments/configs/interaction.py:tiny", "--config.data.batch_size=1",
+         f"--workdir={workdir}", "--steps=1", "--episodes_per_family=1", "--suite=timespeak"],
+        cwd=_REPO, capture_output=True, text=True, timeout=600, check=False)
+    self.assertEqual(result.returncode, 0, msg=result.stderr[-3000:])
+    self.assertTrue(os.path.isdir(os.path.join(workdir, "checkpoints", "1")))
+    with open(os.path.join(workdir, "eval", "report.json"), encoding="utf-8") as f:
+      report = json.load(f)
+    self.assertEqual(set(report["aggregates"]), set(demo.MODES))
+    self.assertIn("timespeak", result.stdout)
+    self.assertTrue(os.path.exists(os.path.join(workdir, "eval", "timeline_timespeak_0.png")))
+
+  def test_bad_arguments_fail_before_training(self):
+    workdir = self.create_tempdir().full_path
+    with self.assertRaisesRegex(ValueError, "unknown suite 'dance'"):
+      demo.run(interaction.get_config("tiny"), workdir, 1, suite="dance")
+    with self.assertRaisesRegex(ValueError, "steps must be >= 1"):
+      demo.run(interaction.get_config("tiny"), workdir, 0)
+    self.assertEmpty(os.listdir(workdir))
 
   def test_show_cli(self):
     prefix = os.path.join(self.create_tempdir().full_path, "hi")
@@ -73,10 +73,6 @@ class DemoTest(absltest.TestCase):
     self.assertEqual(result.returncode, 0, msg=result.stderr[-2000:])
     self.assertTrue(os.path.exists(prefix + ".png"))
     self.assertTrue(os.path.exists(prefix + "_griffin_lim.wav"))
-
-  def test_empty_prompt_is_a_clear_error(self):
-    with self.assertRaisesRegex(ValueError, "text must contain something to speak"):
-      demo.run(interaction.get_config("tiny"), self.create_tempdir().full_path, "   ")
 
 
 if __name__ == "__main__":
