@@ -1,5 +1,7 @@
 """Input validation shared by the model's entry points (ValueError naming what was expected)."""
 
+import dataclasses
+
 import jax
 import numpy as np
 
@@ -20,3 +22,12 @@ def check_range(name: str, x, low: int, high: int) -> None:
   if values.min() < low or values.max() >= high:
     raise ValueError(f"{name} must lie in [{low}, {high}), got values in "
                      f"[{values.min()}, {values.max()}]")
+
+
+def section_values(cls, config, section: str) -> dict:
+  """The fields of config section `section` as a dict for dataclass `cls`; unknown names raise."""
+  values = dict(config)
+  unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+  if unknown:
+    raise ValueError(f"unknown {section} config fields {sorted(unknown)}")
+  return values

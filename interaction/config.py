@@ -3,6 +3,7 @@
 import dataclasses
 
 import pallas_kernels as pk
+from interaction import checks
 
 IMPLS = ("xla", "pallas")
 
@@ -77,10 +78,7 @@ class ModelConfig:
   @classmethod
   def from_config(cls, config) -> "ModelConfig":
     """From a config section with the same field names; `blocks` is a dict of BlockSizes."""
-    values = dict(config)
-    unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-      raise ValueError(f"unknown model config fields {sorted(unknown)}")
+    values = checks.section_values(cls, config, "model")
     if "blocks" in values:
       values["blocks"] = pk.BlockSizes(**dict(values["blocks"]))
     if "hmlp_dims" in values:

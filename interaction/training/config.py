@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from interaction import checks
+
 PRECISIONS = ("f32",)
 # bfloat16 compute needs the model to follow its parameters' dtype; today it makes
 # float32 activations in several places (embed.py video stem and tick embeddings,
@@ -78,8 +80,4 @@ class TrainConfig:
   @classmethod
   def from_config(cls, config) -> "TrainConfig":
     """From a config section with the same field names (unknown names raise)."""
-    values = dict(config)
-    unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-      raise ValueError(f"unknown train config fields {sorted(unknown)}")
-    return cls(**values)
+    return cls(**checks.section_values(cls, config, "train"))
