@@ -86,7 +86,7 @@ def build_program(config, mesh: jax.sharding.Mesh, *, abstract: bool = False) ->
     model = nnx.eval_shape(functools.partial(_unsharded_model, layout, model_cfg, config.seed))
   else:
     model = sharding.create_model(layout, model_cfg, mesh, rules, config.seed)
-    sharding.check_sharded(model, mesh)
+    sharding.check_sharded(model, mesh, rules=rules)
   graphdef, params_state = nnx.split(model)
   params = nnx.to_pure_dict(params_state)
   replicated = jax.sharding.NamedSharding(mesh, jax.P())
