@@ -91,15 +91,11 @@ def check_same_model(saved, requested) -> None:
 
 def load_model(checkpoint: str, config):
   """(config, model) for a training workdir or "random" (see the module docstring)."""
-  from flax import nnx  # pylint: disable=g-import-not-at-top
   import interaction  # pylint: disable=g-import-not-at-top
   if checkpoint == "random":
     if config is None:
       raise ValueError("checkpoint 'random' needs a config to initialize")
-    layout = stream.TickLayout.from_config(config.stream)
-    model_cfg = interaction.ModelConfig.from_config(config.model)
-    with nnx.use_eager_sharding(False):  # Unsharded parameters, as restore_for_inference gives.
-      model = interaction.InteractionModel(layout, model_cfg, rngs=nnx.Rngs(config.seed))
+    model = interaction.InteractionModel.from_config(config)
     return config, model
   if not os.path.isdir(checkpoint):
     raise FileNotFoundError(f"checkpoint {checkpoint!r} is not a directory, nor one of "

@@ -25,7 +25,6 @@ from ml_collections import config_flags
 import tqdm
 
 from data_pipelines import stream
-from interaction import config as config_lib
 from interaction import model as model_lib
 from interaction import sampler as sampler_lib
 from interaction import sessions
@@ -91,10 +90,8 @@ def kv_bytes_per_minute(model) -> int:
 
 def run(config, seconds: int, batch: int, flow_steps: int) -> str:
   """Runs the benchmark; returns the markdown table."""
-  layout = stream.TickLayout.from_config(config.stream)
-  cfg = config_lib.ModelConfig.from_config(config.model)
-  with nnx.use_eager_sharding(False):
-    model = model_lib.InteractionModel(layout, cfg, rngs=nnx.Rngs(0))
+  model = model_lib.InteractionModel.from_config(config)
+  layout, cfg = model.layout, model.cfg
   n_ticks = seconds * 1000 // layout.tick_ms
   device = jax.devices()[0].device_kind
   lines = [f"`{config.variant}` (impl={cfg.impl}, {cfg.n_layers} layers, d_model {cfg.d_model}, "

@@ -62,6 +62,14 @@ class InteractionModel(nnx.Module):
     self.flow_head = flow.FlowHead(layout.frames_per_audio_token * layout.mel.n_mels,
                                    cfg.d_model, cfg, rngs=rngs)
 
+  @classmethod
+  def from_config(cls, config) -> "InteractionModel":
+    """Unsharded, freshly initialized from an experiment config (stream, model, seed)."""
+    layout = TickLayout.from_config(config.stream)
+    cfg = config_lib.ModelConfig.from_config(config.model)
+    with nnx.use_eager_sharding(False):
+      return cls(layout, cfg, rngs=nnx.Rngs(config.seed))
+
   @property
   def max_positions(self) -> int:
     """Positions the model can address: `max_ticks × tick_len`."""

@@ -59,8 +59,8 @@ def slot_randomness(seed: int, session_id: int, tick: int, n_text: int,
   """
   text_rng = np.random.default_rng([seed, session_id, tick, int(Slot.TEXT_OUT)])
   audio_rng = np.random.default_rng([seed, session_id, tick, int(Slot.AUDIO_OUT)])
+  # 1 - [0, 1) in float64 is at least 2^-53, still > 0 in float32.
   uniform_n = (1.0 - text_rng.random(n_text, dtype=np.float64)).astype(np.float32)
-  uniform_n = np.maximum(uniform_n, np.float32(np.finfo(np.float32).tiny))
   return uniform_n, audio_rng.standard_normal(noise_shape, dtype=np.float32)
 
 

@@ -11,14 +11,12 @@ model's speech as WAV (Griffin-Lim; silent ticks as silence).
 import os
 
 from absl import app
-from flax import nnx
 import numpy as np
 
 from data_pipelines import audio
 from data_pipelines import speech
 from data_pipelines import stream
 from data_pipelines import text as text_lib
-from interaction import config as config_lib
 from interaction import model as model_lib
 from interaction import sampler as sampler_lib
 from interaction import sessions
@@ -31,10 +29,7 @@ def load_model(checkpoint: str | None, config) -> tuple[object, model_lib.Intera
     return training.restore_for_inference(checkpoint)
   if config is None:
     raise app.UsageError("give --checkpoint=WORKDIR, or --config=FILE:VARIANT for random weights")
-  layout = stream.TickLayout.from_config(config.stream)
-  with nnx.use_eager_sharding(False):
-    return config, model_lib.InteractionModel(
-        layout, config_lib.ModelConfig.from_config(config.model), rngs=nnx.Rngs(config.seed))
+  return config, model_lib.InteractionModel.from_config(config)
 
 
 def stream_prompt(model: model_lib.InteractionModel, prompt: str, *, listen_s: float,

@@ -100,19 +100,25 @@ class _Session:
   last_used: float
   tick: int = 0
   self_audio: np.ndarray | None = None
-  ticks: list = dataclasses.field(default_factory=list)
+  inputs: list = dataclasses.field(default_factory=list)  # TickInputs as the model saw them.
+  outputs: list = dataclasses.field(default_factory=list)  # TickOutputs it produced.
   results: list = dataclasses.field(default_factory=list)
 
   def finish(self, layout: stream.TickLayout) -> FinishedSession:
-    packed = stream.PackedTicks.stack(self.ticks) if self.ticks else None
+    packed = layout.pack_episode(self.inputs, self.outputs) if self.inputs else None
     return FinishedSession(self.session_id, self.config, layout, packed, tuple(self.results))
 
 
 @dataclasses.dataclass(frozen=True)
 class _Request:
-  """A validated tick for one session (inputs without self audio; mic samples or None)."""
+  """A validated tick for one session.
+
+  inputs: the tick's inputs with the session's self audio; packed: them packed,
+  or None when the user's audio comes as mic samples (packed once coded).
+  """
   session: _Session
   inputs: stream.TickInputs
+  packed: stream.PackedTicks | None
   mic: np.ndarray | None
   allow_speech: bool
 
@@ -155,7 +161,7 @@ class SessionEngine:
     self._expired: dict[int, FinishedSession] = {}
     self._closed: set[int] = set()
     self._next_id = 0
-    self._fresh_rows: set[int] = set()
+    self._blank = self.layout.pack(stream.TickInputs())  # What idle rows are fed.
     self._lock = threading.Lock()
 
   @property
@@ -185,7 +191,6 @@ class SessionEngine:
       self._open[session_id] = _Session(session_id, config, free[0],
                                         audio_lib.LogMelStream(self.layout.mel),
                                         last_used=self._clock())
-      self._fresh_rows.add(free[0])
       return int(session_id)
 
   def append(self, session_id: int, inputs: stream.TickInputs, *, allow_speech: bool = True,
@@ -282,34 +287,33 @@ class SessionEngine:
           raise ValueError(f"mic must hold one tick of {self.layout.samples_per_tick} samples "
                            f"at {self.layout.mel.sample_rate} Hz, got shape {mic.shape}")
         audio_lib.check_wave(mic, self.layout.mel.sample_rate, self.layout.mel)
-      self.layout.pack(inputs)  # Checks every field's shape, dtype and range.
+      inputs = dataclasses.replace(inputs, self_audio=session.self_audio)
+      packed = self.layout.pack(inputs)  # Checks every field's shape, dtype and range.
     except ValueError as e:
       raise SessionError(f"session {sid}: {e}") from e
-    return _Request(session, inputs, mic, bool(allow_speech))
+    return _Request(session, inputs, None if mic is not None else packed, mic,
+                    bool(allow_speech))
 
   def _run(self, requests: list[_Request]) -> dict[int, TickResult]:
     layout, rows = self.layout, self.max_sessions
-    full_inputs = {}  # row → the tick's inputs as the model sees them.
-    for req in requests:
-      s, user_audio = req.session, req.inputs.user_audio
-      if req.mic is not None:  # Streaming log-mel, equal to the whole-file one.
-        user_audio = audio_lib.dmel_encode(s.mel_stream.push(req.mic, layout.mel.sample_rate))
-      full_inputs[s.row] = dataclasses.replace(req.inputs, user_audio=user_audio,
-                                               self_audio=s.self_audio)
-    blank = layout.pack(stream.TickInputs())
-    packed = [blank] * rows
+    n_text = layout.count(Slot.TEXT_OUT)
+    packed = [self._blank] * rows
+    tick = np.zeros(rows, np.int32)
     active = np.zeros(rows, bool)
     allow = np.ones(rows, bool)
-    reset = np.zeros(rows, bool)
     temperature = np.zeros(rows, np.float32)
     top_k = np.zeros(rows, np.int32)
-    n_text = layout.count(Slot.TEXT_OUT)
     uniform = np.ones((rows, n_text), np.float32)
     noise = np.zeros((rows, *self._noise_shape), np.float32)
+    heard = {}  # row → the tick's inputs as the model saw them.
     for req in requests:
       s, r = req.session, req.session.row
-      packed[r], active[r], allow[r] = layout.pack(full_inputs[r]), True, req.allow_speech
-      reset[r] = r in self._fresh_rows
+      heard[r], packed[r] = req.inputs, req.packed
+      if req.mic is not None:  # Streaming log-mel, equal to the whole-file one.
+        codes = audio_lib.dmel_encode(s.mel_stream.push(req.mic, layout.mel.sample_rate))
+        heard[r] = dataclasses.replace(req.inputs, user_audio=codes)
+        packed[r] = layout.pack(heard[r])
+      tick[r], active[r], allow[r] = s.tick, True, req.allow_speech
       temperature[r], top_k[r] = s.config.temperature, s.config.top_k
       uniform[r], noise[r] = sampler_lib.slot_randomness(s.config.seed, s.session_id, s.tick,
                                                          n_text, self._noise_shape)
@@ -317,8 +321,8 @@ class SessionEngine:
     batch = tick_step_lib.TickBatch(
         tokens=jnp.asarray(stacked.tokens), present=jnp.asarray(stacked.present),
         user_audio=jnp.asarray(stacked.user_audio), self_audio=jnp.asarray(stacked.self_audio),
-        video=jnp.asarray(stacked.video), active=jnp.asarray(active),
-        allow_speech=jnp.asarray(allow), reset=jnp.asarray(reset),
+        video=jnp.asarray(stacked.video), tick=jnp.asarray(tick), active=jnp.asarray(active),
+        allow_speech=jnp.asarray(allow),
         temperature=jnp.asarray(temperature), top_k=jnp.asarray(top_k),
         uniform=jnp.asarray(uniform), noise=jnp.asarray(noise))
     start = time.perf_counter()
@@ -329,12 +333,12 @@ class SessionEngine:
     results = {}
     for req in requests:
       s, r = req.session, req.session.row
-      self._fresh_rows.discard(r)
       tick_mel = mel[r].reshape(layout.frames_per_tick, layout.mel.n_mels) if speaks[r] else None
       result = TickResult(tick=s.tick, text_out=text[r].copy(), logprobs=logprobs[r].copy(),
                           audio_out=tick_mel, latency_s=latency)
-      s.ticks.append(layout.pack(full_inputs[r], stream.TickOutputs(
-          text_out=tuple(int(t) for t in text[r]), audio_out=tick_mel)))
+      s.inputs.append(heard[r])
+      s.outputs.append(stream.TickOutputs(text_out=tuple(int(t) for t in text[r]),
+                                          audio_out=tick_mel))
       s.results.append(result)
       s.self_audio = None if tick_mel is None else audio_lib.dmel_encode(tick_mel)
       s.tick += 1

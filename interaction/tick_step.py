@@ -1,8 +1,10 @@
 """One compiled step that advances a batch of streaming sessions by one tick.
 
 State (`SessionState`) has static shapes: one KV-cache row per session slot of
-the engine, with a capacity of `capacity_ticks × tick_len` positions, and each
-row's next tick. A step, for every row at once, in the training layout's order:
+the engine, with a capacity of `capacity_ticks × tick_len` positions. Each
+row's tick (hence its positions) comes with the batch from the host, which
+owns the rest of a session's identity (seed, id). A step, for every row at
+once, in the training layout's order:
 
 1. embeds the tick's input slots and prefills them (one chunk of `input_len`);
 2. decodes the text-out slots one by one: the state at the previous position
@@ -11,8 +13,8 @@ row's next tick. A step, for every row at once, in the training layout's order:
 3. appends the tick's audio-out slots (they carry no content) in one chunk and
    samples their mel frames from the flow head with the row's noise.
 
-Rows whose `active` flag is False are computed but neither their cache nor
-their tick changes. Under impl="pallas" every op is row-wise or cache
+Rows whose `active` flag is False are computed (at tick 0) but their cache does
+not change. Under impl="pallas" every op is row-wise or cache
 invariant, so a row's outputs do not depend on the other rows, and they have
 the bits the training forward gives the finished episode.
 """
@@ -36,25 +38,17 @@ NOT_SPEECH = (text_lib.SILENCE, text_lib.DELEGATE)
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class SessionState:
-  """caches: one `LayerCache` per decoder layer; tick_b: int32 [rows], each row's next tick."""
+  """caches: one `LayerCache` per decoder layer, a row per session slot."""
   caches: tuple[kv_cache.LayerCache, ...]
-  tick_b: jax.Array
 
   @classmethod
   def zeros(cls, model: model_lib.InteractionModel, rows: int, capacity_ticks: int,
             dtype=jnp.float32) -> "SessionState":
     cfg = model.cfg
     capacity = capacity_ticks * model.layout.tick_len
-    caches = tuple(kv_cache.LayerCache.zeros(rows, capacity, cfg.n_kv_heads, cfg.head_dim, dtype)
-                   for _ in range(cfg.n_layers))
-    return cls(caches=caches, tick_b=jnp.zeros((rows,), jnp.int32))
-
-  @property
-  def rows(self) -> int:
-    return self.tick_b.shape[0]
-
-  def capacity_ticks(self, tick_len: int) -> int:
-    return self.caches[0].capacity // tick_len
+    return cls(caches=tuple(
+        kv_cache.LayerCache.zeros(rows, capacity, cfg.n_kv_heads, cfg.head_dim, dtype)
+        for _ in range(cfg.n_layers)))
 
 
 @jax.tree_util.register_dataclass
@@ -65,7 +59,7 @@ class TickBatch:
   tokens, present: [rows, tick_len] (the output part is ignored);
   user_audio, self_audio: int32 [rows, n_audio_tokens, frames_per_audio_token, n_mels];
   video: uint8 [rows, n_video_tokens, 40, 40, 3];
-  active, allow_speech: bool [rows]; reset: bool [rows] restarts a row at tick 0;
+  tick: int32 [rows], each row's tick; active, allow_speech: bool [rows];
   temperature: float32 [rows]; top_k: int32 [rows];
   uniform: float32 [rows, text_out_tokens]; noise: float32 [rows, n_audio_tokens, out_dim].
   """
@@ -74,9 +68,9 @@ class TickBatch:
   user_audio: jax.Array
   self_audio: jax.Array
   video: jax.Array
+  tick: jax.Array
   active: jax.Array
   allow_speech: jax.Array
-  reset: jax.Array
   temperature: jax.Array
   top_k: jax.Array
   uniform: jax.Array
@@ -103,8 +97,7 @@ def tick_step(model: model_lib.InteractionModel, state: SessionState, batch: Tic
   n_audio = layout.count(Slot.AUDIO_OUT)
   rope = model.rope_table()
   active_b = batch.active
-  # Fresh rows start at tick 0; inactive rows compute a throwaway tick 0.
-  tick_b = jnp.where(active_b & ~batch.reset, state.tick_b, 0)
+  tick_b = jnp.where(active_b, batch.tick, 0)  # Inactive rows compute a throwaway tick 0.
   start_b = tick_b * layout.tick_len
 
   ticks = {"tokens": batch.tokens[:, None], "present": batch.present[:, None],
@@ -139,8 +132,7 @@ def tick_step(model: model_lib.InteractionModel, state: SessionState, batch: Tic
                              batch.noise.reshape(b * n_audio, -1), flow_steps)
     mel = mel.reshape(b, n_audio, *mel.shape[1:])
   speaks_b = batch.allow_speech & ~jnp.isin(text_bn[:, 0], jnp.asarray(NOT_SPEECH))
-  new_state = SessionState(caches=caches, tick_b=jnp.where(active_b, tick_b + 1, state.tick_b))
-  return new_state, TickOut(text=text_bn, logprobs=logp_bn, mel=mel, speaks=speaks_b)
+  return SessionState(caches=caches), TickOut(text=text_bn, logprobs=logp_bn, mel=mel, speaks=speaks_b)
 
 
 def _step(graphdef, params, state, batch, flow_steps):
