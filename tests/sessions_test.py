@@ -180,20 +180,24 @@ class XlaSessionsTest(absltest.TestCase):
     replayed = _run_schedule(model, 8, OTHERS)[TARGET_ID]
     records = list(batched.values())
     trainer = replay.trainer_logprobs(model, records)
+    # Batch composition can change sampled tokens under xla; compare the ticks before any did.
+    same = 0
+    while same < TARGET_TICKS and np.array_equal(alone.results[same].text_out,
+                                                 batched[TARGET_ID].results[same].text_out):
+      same += 1
+    self.assertGreater(same, 0)
     mismatch = {
         "trainer_vs_sampler": max(float(np.max(np.abs(t - r.logprobs)))
                                   for t, r in zip(trainer, records)),
-        "alone_vs_batched": _max_mismatch(alone, batched[TARGET_ID]),
+        "alone_vs_batched": max(float(np.max(np.abs(a.logprobs - b.logprobs))) for a, b in zip(
+            alone.results[:same], batched[TARGET_ID].results[:same])),
         "replay": _max_mismatch(replayed, batched[TARGET_ID]),
     }
     logging.info("impl=xla max |log-prob| mismatch: %s", mismatch)
-    print(f"impl=xla max |log-prob| mismatch: {mismatch}")
+    print(f"impl=xla max |log-prob| mismatch: {mismatch} (alone vs batched over {same} ticks)")
     self.assertEqual(mismatch["replay"], 0.0)  # The same batch replays exactly.
     self.assertLess(mismatch["trainer_vs_sampler"], 1e-4)
-    # Batch composition can change sampled tokens under xla; compare only when it did not.
-    if all(np.array_equal(a.text_out, b.text_out)
-           for a, b in zip(alone.results, batched[TARGET_ID].results)):
-      self.assertLess(mismatch["alone_vs_batched"], 1e-4)
+    self.assertLess(mismatch["alone_vs_batched"], 1e-4)
 
 
 class SessionErrorsTest(absltest.TestCase):
