@@ -9,6 +9,10 @@ audio-out slots have no content (their mel frames are the flow head's target,
 so they enter the model only as the next tick's self audio).
 Only gathers, exact adds and `pallas_kernels` calls, so a row's embedding does
 not depend on the rest of the batch under impl="pallas".
+
+Dtype: the embedding comes out in the parameters' dtype (float32, or bfloat16
+when the trainer casts them for bf16 compute); the tick table and the video
+pixels are made in float32 and rounded to it, which leaves float32 unchanged.
 """
 
 import jax
@@ -78,7 +82,8 @@ class HMLPStem(nnx.Module):
     if patches.dtype != jnp.uint8:
       raise ValueError(f"video patches must be uint8 RGB, got dtype {patches.dtype}")
     lead = patches.shape[:-3]
-    x_nhwc = (patches.reshape(-1, size, size, 3).astype(jnp.float32) / 255.0 - 0.5)
+    x_nhwc = (patches.reshape(-1, size, size, 3).astype(jnp.float32) / 255.0 - 0.5).astype(
+        self.stages[0].kernel[...].dtype)  # In the parameters' (compute) dtype.
     for i, stage in enumerate(self.stages):
       x_nhwc = stage(_space_to_depth(x_nhwc, HMLP_STRIDES[i]))
       if i < len(self.norms):
@@ -181,7 +186,7 @@ class EpisodeEmbedder(nnx.Module):
         emb = self.video(jnp.asarray(ticks["video"]))
       elif kind == Slot.AUDIO_OUT:
         return jnp.zeros((*tokens_btk.shape[:2], layout.count(kind), self.cfg.d_model),
-                         jnp.float32)
+                         token_btkd.dtype)
       else:
         return token_btkd[:, :, span]
       return emb * present_btk[:, :, span]
@@ -201,11 +206,15 @@ class EpisodeEmbedder(nnx.Module):
 
   def embed_empty(self, kind: Slot, n: int, tick_b: jax.Array) -> jax.Array:
     """`[B, n, d_model]`: slots of `kind` with no content (audio out) in tick `tick_b`."""
-    zeros_b1nd = jnp.zeros((tick_b.shape[0], 1, n, self.cfg.d_model), jnp.float32)
+    zeros_b1nd = jnp.zeros((tick_b.shape[0], 1, n, self.cfg.d_model), self.tokens[...].dtype)
     return self.add_position(zeros_b1nd, jnp.full((n,), int(kind), jnp.int32),
                              tick_b[:, None])[:, 0]
 
   def add_position(self, content: jax.Array, kinds_k: jax.Array, tick: jax.Array) -> jax.Array:
-    """`content [B, T, K, d] + slot_types[kinds_k] + tick_table[tick [B, T]]`, in that order."""
+    """`content [B, T, K, d] + slot_types[kinds_k] + tick_table[tick [B, T]]`, in that order.
+
+    The float32 tick table is rounded to the content's dtype (a no-op for float32).
+    """
     x = content + sharded_kernels.gathered(self.slot_types)[kinds_k]
-    return x + tick_table(self.cfg.max_ticks, self.cfg.d_model)[tick][..., None, :]
+    table = tick_table(self.cfg.max_ticks, self.cfg.d_model).astype(x.dtype)
+    return x + table[tick][..., None, :]

@@ -8,6 +8,12 @@ integrates dx/dt = v from t = 0 to 1 with 1–32 Euler steps.
 The time embedding is `silu(t · w + b)` (a learned map of the scalar t, no
 sinusoid: sin/cos are transcendentals that would run outside the kernels).
 Every matmul, norm and activation goes through `pallas_kernels`.
+
+Dtype: the velocity MLP runs in its parameters' dtype (its inputs are rounded
+to it; bfloat16 when the trainer casts the parameters for bf16 compute). The
+noise, the times, the interpolation x_t, the regression target and the loss
+with its reductions stay float32, and so does the Euler state in `integrate`.
+For float32 parameters every cast is a no-op.
 """
 
 import jax
@@ -56,25 +62,29 @@ class FlowHead(nnx.Module):
     self.cfg = cfg
 
   def velocity(self, x_no: jax.Array, t_n: jax.Array, cond_nc: jax.Array) -> jax.Array:
+    """The velocity `[N, out_dim]` in the parameters' dtype (x_t and t are rounded to it)."""
     kargs = self.cfg.kernel_args
-    t_emb = sharded_kernels.rowwise(pk.silu, self.time(t_n[:, None].astype(jnp.float32)), kargs)
-    c_nf = sharded_kernels.rowwise(pk.silu, self.cond(cond_nc) + t_emb, kargs)
-    h_nf = self.inp(x_no)
+    dtype = self.inp.kernel[...].dtype
+    t_emb = sharded_kernels.rowwise(pk.silu, self.time(t_n[:, None].astype(dtype)), kargs)
+    c_nf = sharded_kernels.rowwise(pk.silu, self.cond(cond_nc.astype(dtype)) + t_emb, kargs)
+    h_nf = self.inp(x_no.astype(dtype))
     for block in self.blocks:
       h_nf = block(h_nf, c_nf)
     return self.out(h_nf)
 
   def loss(self, cond_nc: jax.Array, x1_no: jax.Array, mask_n: jax.Array,
            key: jax.Array) -> jax.Array:
-    """Rectified-flow MSE averaged over rows with mask_n True (0 if none)."""
+    """Rectified-flow MSE averaged over rows with mask_n True (0 if none), in float32."""
     if x1_no.shape != (cond_nc.shape[0], self.out_dim):
       raise ValueError(f"flow targets must have shape [{cond_nc.shape[0]}, {self.out_dim}], "
                        f"got {x1_no.shape}")
     noise_key, time_key = jax.random.split(key)
+    x1_no = x1_no.astype(jnp.float32)
     x0_no = jax.random.normal(noise_key, x1_no.shape, jnp.float32)
     t_n = jax.random.uniform(time_key, (x1_no.shape[0],), jnp.float32)
     xt_no = (1.0 - t_n[:, None]) * x0_no + t_n[:, None] * x1_no
-    err_n = jnp.mean((self.velocity(xt_no, t_n, cond_nc) - (x1_no - x0_no)) ** 2, axis=-1)
+    v_no = self.velocity(xt_no, t_n, cond_nc).astype(jnp.float32)
+    err_n = jnp.mean((v_no - (x1_no - x0_no)) ** 2, axis=-1)
     mask_n = mask_n.astype(jnp.float32)
     return jnp.sum(err_n * mask_n) / jnp.maximum(jnp.sum(mask_n), 1.0)
 

@@ -97,6 +97,10 @@ class InteractionModel(nnx.Module):
         "router_z" (MoE only, averaged over layers) and "total" (weighted sum).
       text_logprobs: float32 [B, L], log p(target) at each text-out position,
         0 elsewhere.
+
+    Activations follow the parameters' dtype (bfloat16 compute when the trainer
+    casts them); the log-softmax, the flow loss, every loss reduction and the
+    returned losses and log-probs are float32 either way.
     """
     layout = self.layout
     b, length = np.shape(batch["tokens"])
@@ -123,11 +127,11 @@ class InteractionModel(nnx.Module):
     cond = h_bld[:, audio_pos].reshape(b * len(audio_pos), -1)
     flow_mask = jnp.asarray(batch["flow_loss_mask"])[:, audio_pos].reshape(-1)
     losses["flow"] = self.flow_head.loss(cond, mel_x1, flow_mask, key)
-    losses.update(aux)
+    losses.update({name: value.astype(jnp.float32) for name, value in aux.items()})
     cfg = self.cfg
     losses["total"] = (losses["text"] + cfg.flow_loss_weight * losses["flow"]
-                       + cfg.load_balance_weight * aux.get("load_balance", 0.0)
-                       + cfg.router_z_weight * aux.get("router_z", 0.0))
+                       + cfg.load_balance_weight * losses.get("load_balance", 0.0)
+                       + cfg.router_z_weight * losses.get("router_z", 0.0))
     return losses, text_logprobs_bl
 
   def sample_audio(self, h_nd: jax.Array, noise_no: jax.Array, n_steps: int) -> jax.Array:
