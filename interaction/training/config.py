@@ -2,16 +2,13 @@
 
 import dataclasses
 
+import jax.numpy as jnp
+
 from interaction import checks
 
-PRECISIONS = ("f32",)
-# bfloat16 compute needs the model to follow its parameters' dtype; today it makes
-# float32 activations in several places (embed.py video stem and tick embeddings,
-# flow.py time embedding and noise, model.py mel targets), so a bf16 cast of the
-# parameters fails in pk.matmul's same-dtype check.
-_BF16_BLOCKER = ("train.precision='bf16' is not supported yet: the model builds float32 "
-                 "activations (interaction/embed.py, flow.py, model.py) that meet bfloat16 "
-                 "weights in pk.matmul; use 'f32'")
+# train.precision → the dtype the forward and backward compute in (see `step`).
+COMPUTE_DTYPES = {"f32": jnp.float32, "bf16": jnp.bfloat16}
+PRECISIONS = tuple(COMPUTE_DTYPES)
 SCHEDULES = ("cosine", "constant")
 
 
@@ -28,8 +25,13 @@ class TrainConfig:
     end_lr_ratio: final learning rate as a fraction of the peak (cosine only).
     clip_norm: gradients are rescaled to this global L2 norm when above it.
     weight_decay, b1, b2: AdamW (decoupled weight decay on every parameter).
-    precision: "f32" (the only value for now; "bf16" compute is refused with
-      the reason, see _BF16_BLOCKER).
+    precision: "f32" (everything float32) or "bf16" (mixed precision): the
+      parameters and the AdamW state stay float32; each step rounds a copy of
+      the parameters to bfloat16 inside the differentiated function, so the
+      forward and backward compute in bfloat16 (kernels accumulate and reduce
+      in float32 inside) and the gradients reach the optimizer as float32. The
+      text log-softmax, the flow loss and every loss reduction stay float32.
+      Heldout evaluation uses the same compute dtype.
     checkpoint_every, checkpoint_keep, async_checkpoints: orbax cadence, how many
       to keep, and whether saving overlaps training.
     eval_every, eval_batches: heldout evaluation cadence and size (0 disables).
@@ -58,8 +60,6 @@ class TrainConfig:
   distributed: bool = False
 
   def __post_init__(self):
-    if self.precision == "bf16":
-      raise ValueError(_BF16_BLOCKER)
     if self.precision not in PRECISIONS:
       raise ValueError(f"train.precision must be one of {PRECISIONS}, got {self.precision!r}")
     if self.schedule not in SCHEDULES:
@@ -76,6 +76,11 @@ class TrainConfig:
                        f"{self.learning_rate} and {self.clip_norm}")
     if not 0 <= self.end_lr_ratio <= 1:
       raise ValueError(f"train.end_lr_ratio must be in [0, 1], got {self.end_lr_ratio}")
+
+  @property
+  def compute_dtype(self):
+    """The dtype of the forward and backward pass (`precision`'s dtype)."""
+    return COMPUTE_DTYPES[self.precision]
 
   @classmethod
   def from_config(cls, config) -> "TrainConfig":

@@ -27,11 +27,15 @@ def decision_positions(layout, n_ticks: int) -> np.ndarray:
   return model_lib.slot_positions(layout, n_ticks, Slot.TEXT_OUT).reshape(n_ticks, -1)[:, 0]
 
 
-def make_eval_step(graphdef: nnx.GraphDef):
-  """`(params, batch, key) -> sums`: loss sums and timing counts over one batch."""
-  loss_fn = step_lib.make_loss_fn(graphdef)
+def make_eval_step(graphdef: nnx.GraphDef, compute_dtype=jnp.float32):
+  """`(params, batch, key) -> sums`: loss sums and timing counts over one batch.
+
+  The model runs on the parameters rounded to `compute_dtype`, as in training.
+  """
+  loss_fn = step_lib.make_loss_fn(graphdef, compute_dtype)
 
   def eval_step(params, batch, key):
+    params = step_lib.cast_floating(params, compute_dtype)
     _, losses = loss_fn(params, batch, key)
     model = nnx.merge(graphdef, params)
     n_ticks = model.layout.n_ticks(batch["tokens"].shape[1])

@@ -101,10 +101,10 @@ def build_program(config, mesh: jax.sharding.Mesh, *, abstract: bool = False) ->
                    out_shardings=state_shardings)
     state = jax.eval_shape(init, params) if abstract else init(params)
     train_step = jax.jit(
-        step_lib.make_train_step(graphdef, tx, schedule),
+        step_lib.make_train_step(graphdef, tx, schedule, train_cfg.compute_dtype),
         in_shardings=(state_shardings, batch_sharding),
         out_shardings=(state_shardings, replicated), donate_argnums=donate)
-    eval_step = jax.jit(evaluation.make_eval_step(graphdef),
+    eval_step = jax.jit(evaluation.make_eval_step(graphdef, train_cfg.compute_dtype),
                         in_shardings=(param_shardings, batch_sharding, replicated),
                         out_shardings=replicated)
   return TrainProgram(layout=layout, model_cfg=model_cfg, train_cfg=train_cfg, mesh=mesh,
