@@ -107,24 +107,33 @@ def _check_inputs(q, k, v, q_start, kv_len, window):
 
 
 def attention_reference(q, k, v, q_start, kv_len, *, window):
-  """Plain-jnp causal GQA attention, all in float32 (the test oracle)."""
+  """Plain-jnp causal GQA attention, all in float32 (the test oracle).
+
+  The query heads sharing a KV head are folded into the query axis, so both
+  products are batched matmuls over [batch, kv_head] with no transposes of the
+  [Tq, S]-sized score and probability arrays (2-3x faster on XLA:CPU than
+  grouping the heads in their own axis).
+  """
   b, tq, hq, d = q.shape
   s, hkv = k.shape[1], k.shape[2]
-  q_btkgd = q.astype(jnp.float32).reshape(b, tq, hkv, hq // hkv, d)
-  k_pos_s = jnp.arange(s)
-  v = jnp.where((k_pos_s[None, :] < kv_len[:, None])[..., None, None], v, 0)
-  scores = jnp.einsum("btkgd,bskd->bkgts", q_btkgd, k.astype(jnp.float32),
+  g = hq // hkv
+  q_bkqd = (q.astype(jnp.float32).reshape(b, tq, hkv, g, d).transpose(0, 2, 3, 1, 4)
+            .reshape(b, hkv, g * tq, d))  # Query axis = (group member, position).
+  k_bksd = k.astype(jnp.float32).transpose(0, 2, 1, 3)
+  v_bksd = v.astype(jnp.float32).transpose(0, 2, 1, 3)
+  v_bksd = jnp.where((jnp.arange(s)[None, :] < kv_len[:, None])[:, None, :, None], v_bksd, 0)
+  scores = jnp.einsum("bkqd,bksd->bkqs", q_bkqd, k_bksd,
                       precision=jax.lax.Precision.HIGHEST) / math.sqrt(d)
-  visible_bts = _visible(q_start[:, None] + jnp.arange(tq), k_pos_s, kv_len, window)
-  visible = visible_bts[:, None, None]  # [B, 1, 1, Tq, S]
+  visible_bts = _visible(q_start[:, None] + jnp.arange(tq), jnp.arange(s), kv_len, window)
+  visible = jnp.tile(visible_bts, (1, g, 1))[:, None]  # [B, 1, G * Tq, S]
   scores = jnp.where(visible, scores, -jnp.inf)
   row_max = jnp.max(scores, axis=-1, keepdims=True)
   row_max = jnp.where(jnp.isfinite(row_max), row_max, 0.0)
   probs = jnp.where(visible, jnp.exp(scores - row_max), 0.0)
   denom = jnp.sum(probs, axis=-1, keepdims=True)
   probs = probs / jnp.where(denom > 0, denom, 1.0)
-  out = jnp.einsum("bkgts,bskd->btkgd", probs, v.astype(jnp.float32),
-                   precision=jax.lax.Precision.HIGHEST)
+  out_bkqd = jnp.einsum("bkqs,bksd->bkqd", probs, v_bksd, precision=jax.lax.Precision.HIGHEST)
+  out = out_bkqd.reshape(b, hkv, g, tq, d).transpose(0, 3, 1, 2, 4)
   return out.reshape(b, tq, hq, d).astype(q.dtype)
 
 
