@@ -1,13 +1,15 @@
 r"""Training throughput of one config on this machine, impl="pallas" vs impl="xla" (not a test).
 
   python -m experiments.benchmark_train [--config=experiments/configs/interaction.py:tiny] \
-      [--steps=3] [--impls=pallas,xla]
+      [--steps=3] [--impls=pallas,xla] [--precisions=f32,bf16]
 
-For each impl: builds the train program on the config's mesh, takes real
-batches from the data pipeline (fetched before timing), compiles (first step,
-reported separately), then times `--steps` steps (each blocked until done).
-Prints a table: compile seconds, seconds per step and tokens/s, where a
-token is one position of the tick layout (batch × n_ticks × tick_len per step).
+For each impl and train precision (default: the config's `train.precision`,
+so `--config.train.precision=bf16` alone times bf16): builds the train program
+on the config's mesh, takes real batches from the data pipeline (fetched
+before timing), compiles (first step, reported separately), then times
+`--steps` steps (each blocked until done). Prints a table: compile seconds,
+seconds per step and tokens/s, where a token is one position of the tick
+layout (batch × n_ticks × tick_len per step).
 """
 
 import time
@@ -21,17 +23,22 @@ from data_pipelines import pipeline
 from data_pipelines import stream
 from interaction import config as model_config_lib
 from interaction import sharding
+from interaction.training import config as train_config_lib
 from interaction.training import program as program_lib
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", "experiments/configs/interaction.py:tiny", "Experiment config.")
 _STEPS = flags.DEFINE_integer("steps", 3, "Timed steps per impl (after the compiling one).")
 _IMPLS = flags.DEFINE_list("impls", list(model_config_lib.IMPLS)[::-1], "Kernel impls to compare.")
+_PRECISIONS = flags.DEFINE_list(
+    "precisions", None, f"Train precisions to compare, of {list(train_config_lib.PRECISIONS)} "
+    "(default: the config's train.precision).")
 
 
-def _time_impl(config, impl: str, batches: list) -> dict[str, float]:
+def _time_impl(config, impl: str, precision: str, batches: list) -> dict[str, float]:
   config = config.copy_and_resolve_references()
   config.model.impl = impl
+  config.train.precision = precision
   program = program_lib.build_program(config, sharding.make_mesh(config))
   state = program.state
   with program.context():
@@ -64,11 +71,12 @@ def main(argv):
   print(f"{config.get('variant', '?')}: batch {spec.batch_size} x {spec.n_ticks} ticks x "
         f"{layout.tick_len} positions = {tokens:,} tokens/step on "
         f"{jax.device_count()} {jax.devices()[0].platform} device(s), median of {_STEPS.value}")
-  print(f"{'impl':<8} {'compile s':>10} {'step s':>9} {'tokens/s':>10}")
+  print(f"{'impl':<8} {'precision':<9} {'compile s':>10} {'step s':>9} {'tokens/s':>10}")
   for impl in _IMPLS.value:
-    r = _time_impl(config, impl, batches)
-    print(f"{impl:<8} {r['compile_s']:>10.1f} {r['step_s']:>9.3f} {tokens / r['step_s']:>10,.0f}",
-          flush=True)
+    for precision in _PRECISIONS.value or [config.train.precision]:
+      r = _time_impl(config, impl, precision, batches)
+      print(f"{impl:<8} {precision:<9} {r['compile_s']:>10.1f} {r['step_s']:>9.3f} "
+            f"{tokens / r['step_s']:>10,.0f}", flush=True)
 
 
 if __name__ == "__main__":
