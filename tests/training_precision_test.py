@@ -1,4 +1,4 @@
-"""Mixed precision: train.precision="bf16" computes in bfloat16, keeps float32 params and AdamW state.
+"""Mixed precision: train.precision="bf16" computes in bfloat16; params and AdamW state stay f32.
 
 Programs come from `build_program` on tests/train_testing.py's small config
 (one layer, d_model 32) and take toy batches (4 episodes of 2 ticks), so the

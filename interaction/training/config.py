@@ -30,8 +30,9 @@ class TrainConfig:
       the parameters to bfloat16 inside the differentiated function, so the
       forward and backward compute in bfloat16 (kernels accumulate and reduce
       in float32 inside) and the gradients reach the optimizer as float32. The
-      text log-softmax, the flow loss and every loss reduction stay float32.
-      Heldout evaluation uses the same compute dtype.
+      text log-softmax and the text and flow losses with their reductions stay
+      float32 (the MoE aux losses come from bfloat16 router logits). Heldout
+      evaluation uses the same compute dtype.
     checkpoint_every, checkpoint_keep, async_checkpoints: orbax cadence, how many
       to keep, and whether saving overlaps training.
     eval_every, eval_batches: heldout evaluation cadence and size (0 disables).
