@@ -23,7 +23,6 @@ the same report.json bit for bit.
 
 import dataclasses
 import functools
-import json
 import os
 import time
 from typing import Any
@@ -79,10 +78,15 @@ def suite_families(suite: str) -> list[str]:
 
 
 def check_same_model(saved, requested) -> None:
-  """Raises ValueError naming the stream/model fields where `requested` differs from `saved`."""
+  """Raises ValueError naming the stream/model fields where `requested` differs from `saved`.
+
+  Only fields that shape the parameters count (`training.param_fingerprint`):
+  kernels and loss weights may differ between training and evaluation.
+  """
+  from interaction.training import trainer  # pylint: disable=g-import-not-at-top
   diffs = []
   for section in ("stream", "model"):
-    a, b = (json.loads(json.dumps(c[section].to_dict())) for c in (saved, requested))
+    a, b = (trainer.param_fingerprint(c)[section] for c in (saved, requested))
     diffs += [f"{section}.{k}: checkpoint {a.get(k)!r} vs config {b.get(k)!r}"
               for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
   if diffs:

@@ -30,6 +30,9 @@ class ModelConfig:
     blocks: the kernels' block sizes; identical in trainer and sampler.
     backend: Pallas backend override (None picks by device).
     flow_loss_weight, load_balance_weight, router_z_weight: loss weights.
+    onset_loss_weight, content_loss_weight: text-loss weights of the ticks where
+      speech starts and of the slots that carry content (`interaction.text_loss`);
+      1 and 1 give the plain mean cross-entropy.
   """
   d_model: int = 64
   n_layers: int = 2
@@ -51,6 +54,8 @@ class ModelConfig:
   flow_loss_weight: float = 1.0
   load_balance_weight: float = 0.01
   router_z_weight: float = 0.001
+  onset_loss_weight: float = 1.0
+  content_loss_weight: float = 1.0
 
   def __post_init__(self):
     if self.impl not in IMPLS:
@@ -59,6 +64,10 @@ class ModelConfig:
                  "dmel_channel_dim", "flow_dim", "flow_layers", "max_ticks"):
       if getattr(self, name) < 1:
         raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+    for name in ("flow_loss_weight", "load_balance_weight", "router_z_weight",
+                 "onset_loss_weight", "content_loss_weight"):
+      if not getattr(self, name) >= 0:
+        raise ValueError(f"model.{name} must be >= 0, got {getattr(self, name)}")
     if self.n_heads % self.n_kv_heads:
       raise ValueError(f"model.n_heads={self.n_heads} must be a multiple of "
                        f"model.n_kv_heads={self.n_kv_heads}")

@@ -53,7 +53,7 @@ class ForwardTest(parameterized.TestCase):
     run = nnx.jit(_forward)
     losses_x, logp_x = run(_model("xla", n_experts), self.batch, key)
     losses_p, logp_p = run(_model("pallas", n_experts), self.batch, key)
-    expected = {"text", "flow", "total"} | ({"load_balance", "router_z"} if n_experts else set())
+    expected = {"text", "text_weighted", "flow", "total"} | ({"load_balance", "router_z"} if n_experts else set())
     self.assertEqual(set(losses_p), expected)
     self.assertEqual(logp_p.shape, self.batch["tokens"].shape)
     mask = self.batch["text_loss_mask"]

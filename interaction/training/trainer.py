@@ -37,7 +37,7 @@ CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 # Model fields that do not change the parameters (a checkpoint serves any of their values).
 _NON_PARAM_MODEL_FIELDS = ("impl", "backend", "blocks", "flow_loss_weight", "load_balance_weight",
-                           "router_z_weight")
+                           "router_z_weight", "onset_loss_weight", "content_loss_weight")
 
 
 class NonFiniteError(RuntimeError):
