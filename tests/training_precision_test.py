@@ -1,8 +1,8 @@
 """Mixed precision: train.precision="bf16" computes in bfloat16; params and AdamW state stay f32.
 
 Programs come from `build_program` on tests/train_testing.py's small config
-(one layer, d_model 32) and take toy batches (4 episodes of 2 ticks), so the
-file compiles six small train steps and nothing else. Tolerances follow
+(one layer, d_model 32) and take toy batches (4 episodes of 2 ticks); the
+file compiles six small train steps and one eval step. Tolerances follow
 `pallas_kernels.test_base.tolerance`: two bfloat16 ulps (2 × 2⁻⁷ ≈ 1.6%,
 bfloat16 keeps about 3 significant decimal digits) plus the float32 spread of
 the reductions; never loosened to pass.
@@ -101,7 +101,8 @@ class PrecisionTest(parameterized.TestCase):
     _, f32 = self._run("xla", "f32")
     # Each token's loss comes from bfloat16 logits (a relative rounding of 2^-8
     # per logit), so the mean loss and the gradient norm agree with float32
-    # to bfloat16 precision, not float32 precision.
+    # to bfloat16 precision, not float32 precision. (The flow head's output layer
+    # starts at zero, so the init flow loss is the same in both.)
     n = BATCH * N_TICKS * self._program(impl, "bf16").layout.tick_len
     for name in ("loss/text", "loss/flow", "loss/total", "grad_norm"):
       test_base.assert_close(bf16[0][name], f32[0][name], jnp.bfloat16, n)
@@ -135,10 +136,11 @@ class PrecisionTest(parameterized.TestCase):
     state, history = self._run("pallas", "bf16")
     config = _config("pallas", "bf16", "one")
     program = program_lib.build_program(config, sharding.make_mesh(config, jax.devices()[:1]))
+    batch = self._batch(program)
     with program.context():
       repeat = program.state
       for expected in history:
-        repeat, metrics = program.train_step(repeat, self._batch(program))
+        repeat, metrics = program.train_step(repeat, batch)
         self.assertEqual(float(metrics["loss/total"]), expected["loss/total"])
     got, want = train_testing.flat_params(repeat), train_testing.flat_params(state)
     self.assertEqual(sorted(got), sorted(want))
