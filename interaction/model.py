@@ -32,6 +32,7 @@ from interaction import decoder
 from interaction import embed
 from interaction import flow
 from interaction import text_head
+from interaction import text_loss
 
 MEL_CENTER = (audio_lib.DMEL_MAX + audio_lib.DMEL_MIN) / 2
 MEL_HALF_RANGE = (audio_lib.DMEL_MAX - audio_lib.DMEL_MIN) / 2
@@ -92,9 +93,12 @@ class InteractionModel(nnx.Module):
 
     Returns:
       losses: "text" (mean CE over text-loss-masked text-out slots, the
-        speak/silence decision included), "flow" (rectified-flow MSE over
+        speak/silence decision included), "text_weighted" (the same sum with
+        `text_loss.text_loss_weights` per slot, over the same count; equal to
+        "text" when both weights are 1), "flow" (rectified-flow MSE over
         audio-out slots where the model speaks), "load_balance" and
-        "router_z" (MoE only, averaged over layers) and "total" (weighted sum).
+        "router_z" (MoE only, averaged over layers) and "total" (weighted sum,
+        with "text_weighted" as its text term).
       text_logprobs: float32 [B, L], log p(target) at each text-out position,
         0 elsewhere.
 
@@ -119,8 +123,13 @@ class InteractionModel(nnx.Module):
     logp_bnv = self.text_head(h_bld[:, text_pos - 1])
     target_logp_bn = jnp.take_along_axis(logp_bnv, targets_bn[..., None], axis=-1)[..., 0]
     text_mask_bn = jnp.asarray(batch["text_loss_mask"])[:, text_pos].astype(jnp.float32)
-    losses = {"text": -jnp.sum(target_logp_bn * text_mask_bn)
-                      / jnp.maximum(jnp.sum(text_mask_bn), 1.0)}
+    n_text_slots = jnp.maximum(jnp.sum(text_mask_bn), 1.0)
+    weights_bn = text_loss.text_loss_weights(
+        targets_bn.reshape(b, n_ticks, -1), self.cfg.onset_loss_weight,
+        self.cfg.content_loss_weight).reshape(b, -1)
+    losses = {"text": -jnp.sum(target_logp_bn * text_mask_bn) / n_text_slots,
+              "text_weighted": -jnp.sum(target_logp_bn * weights_bn * text_mask_bn)
+                               / n_text_slots}
     text_logprobs_bl = jnp.zeros((b, length), jnp.float32).at[:, text_pos].set(
         target_logp_bn * text_mask_bn)
 
@@ -131,7 +140,7 @@ class InteractionModel(nnx.Module):
     losses["flow"] = self.flow_head.loss(cond, mel_x1, flow_mask, key)
     losses.update({name: value.astype(jnp.float32) for name, value in aux.items()})
     cfg = self.cfg
-    losses["total"] = (losses["text"] + cfg.flow_loss_weight * losses["flow"]
+    losses["total"] = (losses["text_weighted"] + cfg.flow_loss_weight * losses["flow"]
                        + cfg.load_balance_weight * losses.get("load_balance", 0.0)
                        + cfg.router_z_weight * losses.get("router_z", 0.0))
     return losses, text_logprobs_bl
