@@ -42,6 +42,8 @@ def run(config, workdir: str, steps: int, *, episodes_per_family: int = 4,
   suite_lib.suite_families(suite)  # An unknown suite fails before training.
   config = config.copy_and_resolve_references()
   config.train.steps = steps
+  # A short run warms up over its first tenth (the config's warmup is sized for its own length).
+  config.train.warmup_steps = min(config.train.warmup_steps, steps // 10)
   print(f"[1/2] training {config.variant} for {steps} steps in {workdir}", flush=True)
   training.train(config, workdir)
   print(f"[2/2] evaluating {episodes_per_family} heldout episodes per family: ours vs the "
