@@ -34,7 +34,7 @@ class WeightsTest(absltest.TestCase):
 
   def test_weights(self):
     w = np.asarray(text_loss.text_loss_weights(jnp.asarray(TARGETS_BTN), 7.0, 3.0))
-    expected = np.array([[[7, 3, 1], [1, 1, 1], [7, 1, 1], [1, 1, 1], [1, 1, 1], [7, 1, 1]]],
+    expected = np.array([[[7, 3, 1], [1, 1, 1], [7, 1, 1], [3, 1, 1], [1, 1, 1], [7, 1, 1]]],
                         np.float32)
     np.testing.assert_array_equal(w, expected)
     self.assertEqual(w.dtype, np.float32)
