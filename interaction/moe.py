@@ -153,9 +153,14 @@ class MoEFFN(nnx.Module):
     self.cfg = cfg
 
   def route(self, x_nd: jax.Array) -> tuple[jax.Array, jax.Array, dict[str, jax.Array]]:
-    """Top-k expert ids [N, k] in ascending order, their renormalized weights [N, k], aux losses."""
+    """Top-k expert ids [N, k] in ascending order, their renormalized weights [N, k], aux losses.
+
+    Routing runs in float32 whatever the compute dtype (the logits are cast
+    before the softmax), so under bf16 the choice, the weights and the aux
+    losses keep float32 resolution; for float32 inputs the cast is a no-op.
+    """
     kargs = self.cfg.kernel_args
-    logits_ne = self.router(x_nd)
+    logits_ne = self.router(x_nd).astype(jnp.float32)
     probs_ne = sharded_kernels.rowwise(pk.softmax, logits_ne, kargs)
     weights_nk, chosen_nk = jax.lax.top_k(probs_ne, self.cfg.top_k)
     weights_nk = weights_nk / jnp.sum(weights_nk, axis=-1, keepdims=True)
@@ -169,6 +174,7 @@ class MoEFFN(nnx.Module):
   def __call__(self, x: jax.Array) -> tuple[jax.Array, dict[str, jax.Array]]:
     x_nd = x.reshape(-1, x.shape[-1])
     chosen_nk, weights_nk, aux = self.route(x_nd)
+    weights_nk = weights_nk.astype(x.dtype)  # The combine runs in the compute dtype.
     if partitioning.current_mesh() is not None:  # experts sharded: see expert_parallel.
       return expert_parallel.expert_ffn(x, chosen_nk, weights_nk, self.up[...], self.down[...],
                                         self.cfg.n_experts, self.cfg.blocks.matmul_m,

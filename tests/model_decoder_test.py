@@ -154,6 +154,21 @@ class DecoderTest(parameterized.TestCase):
     peaked = uniform_logits.at[:, 0].add(3.0)
     self.assertGreater(float(moe.router_z_loss(peaked, jax.nn.log_softmax(peaked))), 0.0)
 
+  def test_bf16_routing_runs_in_float32(self):
+    layer = _build(moe.MoEFFN, _cfg("xla", 4))
+    nnx.update(layer, jax.tree.map(lambda p: p.astype(jnp.bfloat16), nnx.state(layer)))
+    x_nd = _x(1, N_TOKENS)[0].astype(jnp.bfloat16)
+    chosen_nk, weights_nk, aux = layer.route(x_nd)
+    # The expected weights: float32 softmax of the (bf16) router logits, top-2, renormalized.
+    probs_ne = jax.nn.softmax(layer.router(x_nd).astype(jnp.float32), axis=-1)
+    expected_nk = jnp.take_along_axis(probs_ne, chosen_nk, axis=-1)
+    expected_nk /= jnp.sum(expected_nk, axis=-1, keepdims=True)
+    self.assertEqual(weights_nk.dtype, jnp.float32)
+    np.testing.assert_allclose(weights_nk, expected_nk, rtol=1e-6, atol=1e-6)
+    self.assertEqual(aux["router_z"].dtype, jnp.float32)
+    y, _ = layer(x_nd)
+    self.assertEqual(y.dtype, jnp.bfloat16)
+
   def test_parameters_carry_axis_names(self):
     model = _build(decoder.Decoder, _cfg(n_experts=4))
     for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
