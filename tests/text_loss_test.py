@@ -1,4 +1,5 @@
-"""Text-loss weights: onsets and content slots on hand-made ticks; the model's weighted loss."""
+"""Text-loss weights: onsets and content slots on hand-made ticks; the model's weighted loss;
+the heldout eval's onset recall."""
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
@@ -17,6 +18,7 @@ from interaction import config as config_lib
 from interaction import model as model_lib
 from interaction import text_loss
 from interaction import toy_data
+from interaction.training import evaluation
 
 S, P, D = text.SILENCE, text.PAD, text.DELEGATE
 A, B = ord("a"), ord("b")
@@ -77,6 +79,22 @@ class ModelLossTest(absltest.TestCase):
     np.testing.assert_allclose(
         float(losses["total"] - plain_losses["total"]),
         float(losses["text_weighted"] - plain_losses["text_weighted"]), rtol=1e-5)
+
+  def test_eval_counts_onsets(self):
+    cfg = config_lib.ModelConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=1, head_dim=16,
+                                 d_ff=32, hmlp_dims=(8, 16), flow_dim=32, flow_layers=1)
+    with nnx.use_eager_sharding(False):
+      model = model_lib.InteractionModel(LAYOUT, cfg, rngs=nnx.Rngs(0))
+    graphdef, state = nnx.split(model)
+    batch = {k: jnp.asarray(v) for k, v in toy_data.toy_batch(LAYOUT, 6, 2).items()}
+    sums = evaluation.make_eval_step(graphdef)(nnx.to_pure_dict(state), batch, jax.random.key(0))
+    self.assertEqual(float(sums["onsets"]), 2.0)  # Toy rows start speaking once, at tick 3.
+    pos = evaluation.decision_positions(LAYOUT, 6)[3]
+    h_bld, _ = model.hidden(batch)
+    starts = jnp.argmax(model.text_head(h_bld[:, pos - 1]), axis=-1) != text.SILENCE
+    self.assertEqual(float(sums["onset_hit"]), float(jnp.sum(starts)))
+    summary = evaluation.summarize([sums])
+    self.assertEqual(summary["onset_recall"], float(jnp.sum(starts)) / 2)
 
   def test_bad_weight(self):
     with self.assertRaisesRegex(ValueError, "onset_loss_weight"):

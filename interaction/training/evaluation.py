@@ -10,6 +10,12 @@ when argmax and target agree on "<silence>" vs "not <silence>". Reported:
   speak_recall     ticks where the target speaks and the argmax does too / speaking ticks
   silence_recall   the same for silent ticks
   silence_share    silent ticks / ticks (the accuracy of always staying silent)
+  onset_recall     the same as speak_recall over onset ticks only (the target
+                   starts speaking after a silent tick, `text_loss.onset_ticks`).
+                   Speaking ticks are mostly continuations, which the true
+                   history makes easy, so speak_recall can be high while the
+                   model never starts talking on its own; this is the number
+                   that tells.
 """
 
 from flax import nnx
@@ -19,6 +25,7 @@ import numpy as np
 from data_pipelines import text
 from data_pipelines.stream import Slot
 from interaction import model as model_lib
+from interaction import text_loss
 from interaction.training import step as step_lib
 
 
@@ -43,13 +50,15 @@ def make_eval_step(graphdef: nnx.GraphDef, compute_dtype=jnp.float32):
     h_bld, _ = model.hidden(batch)
     predicted_bt = jnp.argmax(model.text_head(h_bld[:, pos - 1]), axis=-1)
     target_bt = batch["text_targets"][:, pos]
+    onset_bt = text_loss.onset_ticks(target_bt[..., None])
     mask_bt = batch["text_loss_mask"][:, pos]
     pred_silent, target_silent = predicted_bt == text.SILENCE, target_bt == text.SILENCE
     count = lambda x: jnp.sum(x & mask_bt).astype(jnp.float32)
     sums = {f"loss/{name}": value for name, value in losses.items()}
     sums.update(ticks=count(jnp.ones_like(mask_bt)), correct=count(pred_silent == target_silent),
                 silent=count(target_silent), silent_hit=count(target_silent & pred_silent),
-                speak_hit=count(~target_silent & ~pred_silent))
+                speak_hit=count(~target_silent & ~pred_silent), onsets=count(onset_bt),
+                onset_hit=count(onset_bt & ~pred_silent))
     return sums
 
   return eval_step
@@ -66,4 +75,5 @@ def summarize(per_batch: list[dict]) -> dict[str, float]:
   out["silence_share"] = silent / max(ticks, 1.0)
   out["silence_recall"] = total["silent_hit"] / max(silent, 1.0)
   out["speak_recall"] = total["speak_hit"] / max(ticks - silent, 1.0)
+  out["onset_recall"] = total["onset_hit"] / max(total["onsets"], 1.0)
   return out
