@@ -1,7 +1,7 @@
 r"""The main job: train the tiny config on the data suite, then evaluate it against the harness.
 
   python -m experiments.demo --config=experiments/configs/interaction.py:tiny \
-      --workdir=runs/demo --steps=120
+      --workdir=runs/demo --steps=450
 
 1. Trains `--steps` steps into --workdir with `interaction.training` (resuming
    from the workdir's checkpoints, so a second run goes straight to step 2).
@@ -26,7 +26,7 @@ _CONFIG = config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, e.g. experiments/configs/interaction.py:tiny.",
     lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and the report.")
-_STEPS = flags.DEFINE_integer("steps", 120, "Training steps (the tiny config: ~4 s each on 2 CPU "
+_STEPS = flags.DEFINE_integer("steps", 450, "Training steps (the tiny config: ~2 s each on 2 CPU "
                               "cores).")
 _EPISODES = flags.DEFINE_integer("episodes_per_family", 4, "Heldout episodes per family.")
 _SUITE = flags.DEFINE_string("suite", "all", "'all', a family, or a comma-separated list.")
