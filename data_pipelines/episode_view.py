@@ -51,7 +51,8 @@ def plot_episode(ep: episode_lib.Episode, path: str, *, max_thumbnails: int = 24
         ax.axvspan(word.start_ms / 1000, word.end_ms / 1000, alpha=0.15,
                    color=_SPEAKER_COLOURS[word.speaker])
         ax.text(word.start_ms / 1000, 0.95, word.text, transform=ax.get_xaxis_transform(),
-                fontsize=7, va="top", rotation=30, color=_SPEAKER_COLOURS[word.speaker])
+                fontsize=7, va="top", rotation=30, color=_SPEAKER_COLOURS[word.speaker],
+                parse_math=False)
     ax.set_ylim(-1, 1)
   axes[0].set_ylabel("mic\n(user, other)")
   axes[1].set_ylabel("model speech\n(target)")
@@ -64,7 +65,8 @@ def plot_episode(ep: episode_lib.Episode, path: str, *, max_thumbnails: int = 24
       if chunk:
         label = "·" if chunk == "<silence>" else chunk.replace("<", "‹").replace(">", "›")
         axes[2].text((tick + 0.5) * tick_s, 2 - row, label, fontsize=6, ha="center",
-                     va="center", color=colour, rotation=90 if len(label) > 2 else 0)
+                     va="center", color=colour, rotation=90 if len(label) > 2 else 0,
+                     parse_math=False)
   axes[2].set_ylim(-0.7, 2.7)
   axes[2].set_yticks([2, 1, 0], [lane[0] for lane in lanes])
   axes[2].set_ylabel("text per tick\n(· = silence)")
@@ -78,7 +80,7 @@ def plot_episode(ep: episode_lib.Episode, path: str, *, max_thumbnails: int = 24
     else:
       axes[3].axvspan(start, mark["end_ms"] / 1000, color=colour, alpha=0.35)
     axes[3].text(start, 0.5 + 0.4 * ((i % 2) - 0.5), mark["label"], fontsize=7, color="black",
-                 transform=axes[3].get_xaxis_transform(), va="center")
+                 transform=axes[3].get_xaxis_transform(), va="center", parse_math=False)
   axes[3].set_yticks([])
   axes[3].set_ylabel("ground\ntruth")
 

@@ -77,10 +77,10 @@ def plot_stream(view: StreamView, path: str) -> None:
   for i, word in enumerate(view.speech.words):
     ax_wave.axvspan(word.start_s, word.end_s, color=f"C{1 + i % 2}", alpha=0.2)
     ax_wave.text(word.start_s, 0.92, word.text, transform=ax_wave.get_xaxis_transform(),
-                 fontsize=8, va="top")
+                 fontsize=8, va="top", parse_math=False)
   ax_wave.set_ylabel("waveform")
   ax_wave.set_title(f"{view.speech.text!r}: {view.n_ticks} ticks of {layout.tick_ms} ms, "
-                    f"{layout.tick_len} positions each")
+                    f"{layout.tick_len} positions each", parse_math=False)
   extent = (0, duration, 0, layout.mel.n_mels)
   image = ax_mel.imshow(view.log_mel.T, origin="lower", aspect="auto", extent=extent,
                         cmap="magma", vmin=audio.DMEL_MIN, vmax=audio.DMEL_MAX)

@@ -180,7 +180,8 @@ def plot_episode(evaluation: evaluate_lib.Evaluation, i: int, path: str) -> str:
     said = " / ".join(u.text for u in run.output().utterances if u.text)
     said = "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in said)
     ax.text(0.01, 0.5, said[:_MAX_SAID] + ("..." if len(said) > _MAX_SAID else ""),
-            transform=ax.transAxes, fontsize=7, va="center", clip_on=True)
+            transform=ax.transAxes, fontsize=7, va="center", clip_on=True,
+            parse_math=False)  # What the model said is plain text, never mathtext ("$x$").
     ax.set_ylabel(MODE_LABELS.get(mode, mode), rotation=0, ha="right", va="center", fontsize=8)
   for ax in axes:
     ax.set_yticks([])

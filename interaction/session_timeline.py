@@ -101,7 +101,7 @@ def write_outputs(record: sessions.FinishedSession, mic: np.ndarray, out: str) -
       axes[3].axvspan(t * tick_s, (t + 1) * tick_s, color="lightgrey", alpha=0.6)
     elif said:
       axes[3].text((t + 0.5) * tick_s, 0.5, said, rotation=90, ha="center", va="center",
-                   fontsize=7)
+                   fontsize=7, parse_math=False)  # Model text is never mathtext.
   axes[3].set_yticks([])
   axes[3].set_ylabel("model text\n(grey: <silence>)")
   axes[3].set_xlabel("time (s): the model's audio out of tick t is heard in tick t + 1")

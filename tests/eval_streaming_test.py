@@ -4,8 +4,10 @@ harness forbids in the baseline modes."""
 
 from tests import testing  # isort: skip  (configures JAX before anything else)
 
+import dataclasses
 import functools
 import json
+import os
 import tempfile
 
 from absl.testing import absltest
@@ -158,6 +160,21 @@ class ReportTest(absltest.TestCase):
     self.assertIn("VAD harness (1 response/turn)", table)
     self.assertIn("64.7", table)  # TimeSpeak, TML-Interaction-Small.
     self.assertIn("measured on their benchmarks, not on this suite", table)
+
+  def test_plot_shows_any_model_text_verbatim(self):
+    # An untrained model says anything; "$" and "^" must not be read as mathtext.
+    ev = oracle_evaluation()
+    run = ev.runs["ours"][0]
+    said = np.full_like(run.text_out, text.SILENCE)
+    said[:, :5] = text.encode("$x_{$")[None, :]  # Malformed mathtext.
+    spoke = (True,) * len(run.spoke)
+    runs = dict(ev.runs, ours=[dataclasses.replace(run, text_out=said, spoke=spoke)]
+                + ev.runs["ours"][1:])
+    ev = dataclasses.replace(ev, runs=runs)
+    with tempfile.TemporaryDirectory() as out:
+      path = report.plot_episode(ev, 0, os.path.join(out, "t.png"))
+      with open(path, "rb") as f:
+        self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
 
   def test_every_reference_quotes_its_numbers(self):
     for ref in report.REFERENCES:
