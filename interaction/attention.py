@@ -58,6 +58,8 @@ class Attention(nnx.Module):
       k_bshd, v_bshd = cache.k, cache.v
     else:
       k_bshd, v_bshd = k_bthd, v_bthd
-    out_bthd = sharded_kernels.attention(q_bthd, k_bshd, v_bshd, q_start_b, q_start_b + t,
-                                         cfg.kernel_args)
+    # Without a cache the kernels are told the chunk is the whole sequence (q_start None).
+    out_bthd = sharded_kernels.attention(q_bthd, k_bshd, v_bshd,
+                                         q_start_b if cache is not None else None,
+                                         q_start_b + t, cfg.kernel_args)
     return self.o(out_bthd.reshape(b, t, -1)), cache

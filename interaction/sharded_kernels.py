@@ -28,6 +28,7 @@ tolerance, not bitwise).
 import functools
 
 import jax
+import jax.numpy as jnp
 
 import pallas_kernels as pk
 from interaction import partitioning as part
@@ -157,9 +158,12 @@ def rowwise(op, x: jax.Array, kernel_args: dict, last: str | None = None) -> jax
                        out_specs=part.pspec(dims), check_vma=False)(x)
 
 
-def attention(q_bthd: jax.Array, k_bshd: jax.Array, v_bshd: jax.Array, q_start_b: jax.Array,
-              kv_len_b: jax.Array, kernel_args: dict) -> jax.Array:
+def attention(q_bthd: jax.Array, k_bshd: jax.Array, v_bshd: jax.Array,
+              q_start_b: jax.Array | None, kv_len_b: jax.Array, kernel_args: dict) -> jax.Array:
   """`pk.attention` with batch, query positions and heads sharded; keys/values gathered.
+
+  q_start_b None: the queries are the whole sequence (positions 0..T-1), as
+  `pk.attention` reads it.
 
   Query positions are split over the rules' "activation_attn_length" axes (context
   parallelism); each shard's `q_start` is offset by its first query's index, so
@@ -183,9 +187,15 @@ def attention(q_bthd: jax.Array, k_bshd: jax.Array, v_bshd: jax.Array, q_start_b
     return _constrain(pk.attention(q_bthd, k_bshd, v_bshd, q_start=q_start_b, kv_len=kv_len_b,
                                    **kernel_args), q_dims)
 
+  whole_sequence = q_start_b is None and not length  # Query shards start past position 0.
+  if q_start_b is None:
+    q_start_b = jnp.zeros((b,), jnp.int32)
+
   def local(q, k, v, q_start, kv_len):
     if length:
       q_start = q_start + (jax.lax.axis_index(length) * q.shape[1]).astype(q_start.dtype)
+    if whole_sequence:
+      q_start = None
     return pk.attention(q, k, v, q_start=q_start, kv_len=kv_len, **kernel_args)
 
   row = part.pspec((batch,))

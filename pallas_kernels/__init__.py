@@ -8,7 +8,8 @@ are compared). See README.md in this folder.
 """
 
 from pallas_kernels.attention import attention
-from pallas_kernels.attention import attention_reference
+from pallas_kernels.attention_xla import attention_reference
+from pallas_kernels.attention_xla import attention_whole_sequence
 from pallas_kernels.config import BlockSizes
 from pallas_kernels.config import DEFAULT_BLOCKS
 from pallas_kernels.elementwise import gelu

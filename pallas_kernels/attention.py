@@ -30,13 +30,14 @@ from jax.experimental import pallas as pl
 import jax.numpy as jnp
 import numpy as np
 
+from pallas_kernels import attention_xla
 from pallas_kernels import checks
 from pallas_kernels import config
 from pallas_kernels import platform
 from pallas_kernels import vjp
 
 
-def attention(q: jax.Array, k: jax.Array, v: jax.Array, *, q_start: jax.Array,
+def attention(q: jax.Array, k: jax.Array, v: jax.Array, *, q_start: jax.Array | None,
               kv_len: jax.Array, window: int | None = None, impl: str,
               backend: str | None = None,
               blocks: config.BlockSizes = config.DEFAULT_BLOCKS) -> jax.Array:
@@ -53,7 +54,11 @@ def attention(q: jax.Array, k: jax.Array, v: jax.Array, *, q_start: jax.Array,
     q: [B, Tq, Hq, D] float32 or bfloat16 queries.
     k: [B, S, Hkv, D] keys, same dtype; only the first kv_len[b] are read.
     v: [B, S, Hkv, D] values, same dtype and shape as k.
-    q_start: [B] int, absolute position of each row's first query.
+    q_start: [B] int, absolute position of each row's first query; or None,
+      a static promise that every row's queries are positions 0..Tq-1 (a
+      whole-sequence forward), which lets impl="xla" (and the backward pass of
+      impl="pallas") skip the key blocks above the causal diagonal
+      (`attention_xla.attention_whole_sequence`).
     kv_len: [B] int, number of valid keys (cache plus current chunk), <= S.
     window: optional sliding-window length in keys (>= 1).
     impl: "pallas" (batch and cache invariant) or "xla" (reference).
@@ -69,13 +74,27 @@ def attention(q: jax.Array, k: jax.Array, v: jax.Array, *, q_start: jax.Array,
       [0, S] or a negative q_start.
   """
   checks.check_impl(impl)
+  whole_sequence = q_start is None
+  if whole_sequence:
+    if q.shape[1] > k.shape[1]:
+      raise ValueError(f"q_start=None (queries at positions 0..Tq-1) needs Tq <= S, got "
+                       f"Tq={q.shape[1]} queries for a KV buffer of {k.shape[1]} keys")
+    q_start = jnp.zeros(q.shape[:1], jnp.int32)
   _check_inputs(q, k, v, q_start, kv_len, window)
   q_start, kv_len = q_start.astype(jnp.int32), kv_len.astype(jnp.int32)
+  reference = _whole_sequence_reference if whole_sequence else attention_xla.attention_reference
   if impl == "xla":
-    return attention_reference(q, k, v, q_start, kv_len, window=window)
-  f = vjp.with_reference_vjp(_attention_pallas, attention_reference, window=window,
+    return reference(q, k, v, q_start, kv_len, window=window)
+  f = vjp.with_reference_vjp(_attention_pallas, reference, window=window,
                              backend=platform.resolve_backend(backend), blocks=blocks)
   return f(q, k, v, q_start, kv_len)
+
+
+def _whole_sequence_reference(q, k, v, q_start, kv_len, *, window):
+  """`attention_xla.attention_whole_sequence` with the reference's signature; q_start is
+  all zeros here (the caller passed None)."""
+  del q_start
+  return attention_xla.attention_whole_sequence(q, k, v, kv_len, window=window)
 
 
 def _check_inputs(q, k, v, q_start, kv_len, window):
@@ -104,47 +123,6 @@ def _check_inputs(q, k, v, q_start, kv_len, window):
           f"kv_len must lie in [0, S={k.shape[1]}] (the KV buffer capacity), got {kv_np}")
   if not isinstance(q_start, jax.core.Tracer) and (np.asarray(q_start) < 0).any():
     raise ValueError(f"q_start must be >= 0, got {np.asarray(q_start)}")
-
-
-def attention_reference(q, k, v, q_start, kv_len, *, window):
-  """Plain-jnp causal GQA attention, all in float32 (the test oracle).
-
-  The query heads sharing a KV head are folded into the query axis, so both
-  products are batched matmuls over [batch, kv_head] with no transposes of the
-  [Tq, S]-sized score and probability arrays (2-3x faster on XLA:CPU than
-  grouping the heads in their own axis).
-  """
-  b, tq, hq, d = q.shape
-  s, hkv = k.shape[1], k.shape[2]
-  g = hq // hkv
-  q_bkqd = (q.astype(jnp.float32).reshape(b, tq, hkv, g, d).transpose(0, 2, 3, 1, 4)
-            .reshape(b, hkv, g * tq, d))  # Query axis = (group member, position).
-  k_bksd = k.astype(jnp.float32).transpose(0, 2, 1, 3)
-  v_bksd = v.astype(jnp.float32).transpose(0, 2, 1, 3)
-  v_bksd = jnp.where((jnp.arange(s)[None, :] < kv_len[:, None])[:, None, :, None], v_bksd, 0)
-  scores = jnp.einsum("bkqd,bksd->bkqs", q_bkqd, k_bksd,
-                      precision=jax.lax.Precision.HIGHEST) / math.sqrt(d)
-  visible_bts = _visible(q_start[:, None] + jnp.arange(tq), jnp.arange(s), kv_len, window)
-  visible = jnp.tile(visible_bts, (1, g, 1))[:, None]  # [B, 1, G * Tq, S]
-  scores = jnp.where(visible, scores, -jnp.inf)
-  row_max = jnp.max(scores, axis=-1, keepdims=True)
-  row_max = jnp.where(jnp.isfinite(row_max), row_max, 0.0)
-  probs = jnp.where(visible, jnp.exp(scores - row_max), 0.0)
-  denom = jnp.sum(probs, axis=-1, keepdims=True)
-  probs = probs / jnp.where(denom > 0, denom, 1.0)
-  out_bkqd = jnp.einsum("bkqs,bksd->bkqd", probs, v_bksd, precision=jax.lax.Precision.HIGHEST)
-  out = out_bkqd.reshape(b, hkv, g, tq, d).transpose(0, 3, 1, 2, 4)
-  return out.reshape(b, tq, hq, d).astype(q.dtype)
-
-
-def _visible(q_pos_bt, k_pos_s, kv_len_b, window):
-  """[B, Tq, S] mask of keys a query may attend to."""
-  q_pos = q_pos_bt[:, :, None]
-  k_pos = k_pos_s[None, None, :]
-  mask = (k_pos <= q_pos) & (k_pos < kv_len_b[:, None, None])
-  if window is not None:
-    mask &= k_pos > q_pos - window
-  return mask
 
 
 def _attention_kernel(tile0_ref, kv_len_ref, q_ref, k_ref, v_ref, o_ref, *,

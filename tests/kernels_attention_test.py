@@ -209,6 +209,46 @@ class AttentionSuite(test_base.KernelTestBase):
     for g, w in zip(got, want):
       test_base.assert_close(g, w, jnp.float32, 20)
 
+  @parameterized.parameters((40, None, jnp.float32), (300, None, jnp.float32),
+                            (300, 150, jnp.float32), (300, None, jnp.bfloat16))
+  def test_whole_sequence_matches_oracle(self, length, window, dtype):
+    """q_start=None (queries at 0..Tq-1): 300 queries span three chunks of the XLA path,
+    which skips key blocks past each chunk; row 1 is shorter than the sequence, and the
+    KV buffer has NaN garbage past the sequence."""
+    q, k, v = _sequence(dtype, length=length)
+    k_buf, v_buf = _buffer(k, length, length + 5), _buffer(v, length, length + 5)
+    kv_len = _ints(length, length - 9)
+    f = jax.jit(functools.partial(pk.attention, window=window, impl=self.IMPL, blocks=BLOCKS))
+    out = np.asarray(f(q, k_buf, v_buf, q_start=None, kv_len=kv_len))
+    self.assertEqual(out.dtype, dtype)
+    oracle = _oracle(q, k_buf, v_buf, [0, 0], kv_len, window)
+    test_base.assert_close(out[0], oracle[0], dtype, length)
+    test_base.assert_close(out[1, :length - 9], oracle[1, :length - 9], dtype, length)
+    with_start = self.attend(q, k_buf, v_buf, _ints(0, 0), kv_len, window)
+    if self.invariant_impl:  # The same kernel: only the backward pass differs.
+      np.testing.assert_array_equal(out, with_start)
+
+  def test_whole_sequence_gradients_match_reference(self):
+    q, k, v = _sequence(jnp.float32, length=300)
+    kv_len = _ints(300, 280)
+
+    def loss(impl, q_start):
+      def f(q, k, v):
+        out = pk.attention(q, k, v, q_start=q_start, kv_len=kv_len, window=150, impl=impl,
+                           blocks=BLOCKS)
+        return jnp.sum(jnp.sin(out))
+      return f
+
+    got = jax.jit(jax.grad(loss(self.IMPL, None), argnums=(0, 1, 2)))(q, k, v)
+    want = jax.jit(jax.grad(loss("xla", _ints(0, 0)), argnums=(0, 1, 2)))(q, k, v)
+    for g, w in zip(got, want):
+      test_base.assert_close(g, w, jnp.float32, 300)
+
+  def test_whole_sequence_needs_the_keys_of_every_query(self):
+    q, k = jnp.zeros((2, 8, 4, 16)), jnp.zeros((2, 6, 2, 16))
+    with self.assertRaisesRegex(ValueError, r"q_start=None .* needs Tq <= S, got Tq=8"):
+      pk.attention(q, k, k, q_start=None, kv_len=_ints(6, 6), impl=self.IMPL)
+
   @parameterized.named_parameters(
       ("q_rank", (2, 4, 16), (2, 8, 2, 16), "q must have rank 4"),
       ("batch", (2, 4, 4, 16), (3, 8, 2, 16), "must match q's batch 2"),
