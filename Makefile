@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.microturn-installed
 WORKDIR ?= runs/demo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEMO_STEPS ?= 450
+DEMO_STEPS ?= 1000
 
 # First interpreter that really is CPython 3.12 (a pyenv shim for a version
 # that is not selected fails this check, so we also look in pyenv's folders).
